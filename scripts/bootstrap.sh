@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 packages=(
-  meson ninja-build pkg-config g++ python3
+  meson ninja-build pkg-config g++ python3 cmake
   libabsl-dev libzstd-dev libxxhash-dev libre2-dev libfmt-dev
   libbenchmark-dev libgtest-dev libgmock-dev
   # Reference peers the tests compare against: promtool and the prometheus server.

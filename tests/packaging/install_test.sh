@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the build into a scratch DESTDIR and builds tests/packaging/consumer.cc against it
+# twice: with pkg-config (strata.pc) and with CMake find_package(strata). Prints what it
+# checked; exits non-zero on the first failure. Skips (exit 77) if cmake is missing.
+set -euo pipefail
+build=$1
+src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dest=$work/root
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
+prefix=$(meson introspect "$build" --buildoptions | python3 -c \
+  'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+libdir=$(meson introspect "$build" --buildoptions | python3 -c \
+  'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="libdir"][0])')
+root=$dest$prefix
+for f in "$root/include/strata/model/labels.h" "$root/$libdir/pkgconfig/strata.pc" \
+         "$root/$libdir/cmake/strata/strataConfig.cmake" \
+         "$root/$libdir/cmake/strata/strataConfigVersion.cmake"; do
+  [ -f "$f" ] || { echo "missing installed file $f"; exit 1; }
+done
+
+# pkg-config: the .pc file is written for $prefix; point pkg-config at the DESTDIR copy.
+export PKG_CONFIG_PATH=$root/$libdir/pkgconfig
+flags=$(pkg-config --define-variable=prefix="$root" --cflags --libs strata)
+c++ -std=c++20 "$src/tests/packaging/consumer.cc" $flags -o "$work/consumer-pc" \
+  -Wl,-rpath,"$root/$libdir"
+"$work/consumer-pc" | grep -q '__name__="up"'
+echo "pkg-config consumer: ok"
+
+if ! command -v cmake >/dev/null; then
+  echo "cmake not installed: skipping the find_package check"
+  exit 77
+fi
+cmake -S "$src/tests/packaging/cmake" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$root" \
+  -DCMAKE_BUILD_RPATH="$root/$libdir" >/dev/null
+cmake --build "$work/cmake-build" >/dev/null
+"$work/cmake-build/consumer" | grep -q '__name__="up"'
+echo "cmake find_package consumer: ok"
