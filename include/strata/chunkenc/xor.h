@@ -53,7 +53,14 @@ class XorAppender final {
   explicit XorAppender(std::string* buf, XorOptions opts = {});
 
   // Continues an existing chunk in *buf, restoring the appender state from a full decode as
-  // Prometheus's xorChunk.Appender() does. Returns DataLoss if *buf is not a valid chunk.
+  // Prometheus's xorChunk.Appender() does. As there, a non-empty chunk resumes with the
+  // decoder's value window, which starts at (0, 0) rather than "unset": if the chunk holds no
+  // `11` value code yet, the next non-zero XOR is written as `10` + 64 bits, so the bytes can
+  // differ from appending everything in one go (they decode the same). The bit position is
+  // that of an in-memory Prometheus chunk, so new bits continue the stream (a trailing 2.42
+  // zero byte is reused). Returns DataLoss, naming the sample and byte offset, if *buf is not
+  // a valid chunk, or if it has non-zero bits or more than one spare byte after the last
+  // sample (appending would corrupt it).
   static absl::StatusOr<XorAppender> Resume(std::string* buf, XorOptions opts = {});
 
   // Appends one sample. Requires: t greater than the last appended timestamp (callers
@@ -64,19 +71,19 @@ class XorAppender final {
 
  private:
   XorAppender() = default;
-  void WriteBit(bool bit);
-  void WriteBits(uint64_t v, int nbits);
-  void WriteByte(uint8_t b);
-  void WriteVBits(double v);
 
   std::string* buf_ = nullptr;
   XorOptions opts_;
   int num_ = 0;
-  int count_ = 0;  // free bits in the last byte of *buf_ (Prometheus bstream.count)
+  // Bits of the stream after the 2-byte count. *buf_ holds ceil(nbits_ / 8) stream bytes,
+  // plus one zero byte when extra_ (Prometheus's bstream with count == 8: the byte a 2.42
+  // byte-aligned writeByte appends). Bits past nbits_ are zero.
+  uint64_t nbits_ = 0;
+  bool extra_ = false;
   int64_t t_ = 0;
   uint64_t tdelta_ = 0;
   uint64_t v_ = 0;  // bits of the previous value
-  uint8_t leading_ = 0xff;
+  uint8_t leading_ = 0xff;  // 0xff: no window yet (fresh chunk)
   uint8_t trailing_ = 0;
 };
 
@@ -91,35 +98,57 @@ class XorIterator final {
   // Restarts iteration over `chunk` (borrowed; must outlive the iteration).
   void Reset(std::string_view chunk);
 
+  // Advances to the next sample. False at the end, or on corrupt data (then status()).
   bool Next();
-  // First sample with ts >= t; never moves backwards.
+  // First sample with ts >= t; never moves backwards: if the current sample already has
+  // ts >= t it stays. False once the chunk is exhausted or on error.
   bool Seek(int64_t t);
   // Requires: the last Next()/Seek() returned true.
   model::Sample At() const { return {t_, v_}; }
   int64_t AtT() const { return t_; }
+  // OK while iterating and at a clean end; DataLoss ("xor chunk: sample I of N at byte
+  // offset O: what") when the bytes are truncated or malformed.
   absl::Status status() const;
 
   // Number of samples the chunk header declares.
   int num_samples() const { return total_; }
 
  private:
-  bool Fail(const char* what);
-  bool ReadBit(bool* bit);
-  bool ReadBits(int nbits, uint64_t* v);
+  friend class XorAppender;  // Resume() takes the decoder state at the end of the chunk
+
+  // Zero bytes after a copy of the stream's last bytes, so that a 64-bit load anywhere up to
+  // one sample (<= 145 bits) past the end stays inside this object.
+  static constexpr size_t kTailCopy = 8;
+  static constexpr size_t kTailPad = 32;
+
+  bool NextSlow();
+  bool ReadValue(size_t* pos);
+  bool Fail(const char* what, size_t pos_bits);
+  // 64 bits of the stream starting at bit `pos`, of which at least the first 57 are the
+  // stream's (bits past its end read as zero).
+  uint64_t Peek(size_t pos) const;
+  // The `nbits` (1..64) bits starting at bit `pos`, right-aligned.
+  uint64_t ReadBits(size_t pos, int nbits) const;
 
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;      // bytes of the bit stream (after the 2-byte count)
+  size_t nbits_ = 0;     // size_ * 8
   size_t pos_bits_ = 0;  // read position in the bit stream
+  size_t tail_start_ = 0;  // stream offset of tail_[0]
   int total_ = 0;
   int read_ = 0;
   int64_t t_ = 0;
   double v_ = 0;
   uint64_t tdelta_ = 0;
-  uint8_t leading_ = 0;
+  uint8_t leading_ = 0;  // Prometheus's decoder starts with window (0, 0), not "unset"
   uint8_t trailing_ = 0;
-  const char* err_ = nullptr;
-  size_t err_offset_ = 0;
+  uint8_t mbits_ = 64;   // 64 - leading_ - trailing_
+  const char* err_ = nullptr;  // static description of the failure; null while OK
+  size_t err_offset_ = 0;      // byte offset in the chunk (header included) of the failure
+  int err_sample_ = 0;         // index of the sample being decoded when it failed
+  size_t chunk_size_ = 0;      // bytes of the whole chunk, header included
   bool done_ = false;
+  uint8_t tail_[kTailCopy + kTailPad] = {};
 };
 
 }  // namespace strata::chunkenc

@@ -1,0 +1,427 @@
+// XOR chunk codec, byte-identical to Prometheus's tsdb/chunkenc/{xor,bstream}.go (v2.42.0 and
+// 3.x). Layout and bit codes: ../shared/formats/tsdb-format.md section 5; summary in
+// strata/chunkenc/xor.h.
+//
+// Writer. Prometheus's bstream appends bit by bit and byte by byte; its output is the plain
+// MSB-first concatenation of every bit written, zero-padded to a whole byte, except for one
+// quirk: bstream.count == 8 (a whole free byte at the end). In 2.42 writeByte leaves count
+// unchanged after appending the byte that holds the low bits, so a byte write that starts
+// byte-aligned (count 0 or 8) ends with count == 8 and one extra zero byte; the next writeBit
+// fills it. 3.0 (PR #14854) appends an aligned byte directly (count stays 0); only its
+// count == 8 case (a resumed 2.42 chunk) still appends the zero byte. So the state is
+// (nbits_, extra_), and extra_ after an Append is:
+//   2.42: the last primitive write was writeByte and the stream ends byte-aligned. writeBits
+//         ends with writeByte iff its width is a multiple of 8; the last field of a sample is
+//         sample 0's 64 raw bits or the XOR payload of S bits.
+//   3.x:  unchanged by writeByte, cleared by writeBit; every sample after the first writes a
+//         bit, so it is false after samples 1.., unchanged by sample 0.
+// Each Append builds the sample's bits (<= 145) in a 64-bit accumulator over a small stack
+// buffer, then patches the partial last byte of *buf_ and appends the rest: no per-sample
+// allocation beyond std::string growth.
+//
+// Reader. Position-based: a sample reads 64-bit big-endian words at its bit offset (one load
+// + shift gives >= 57 valid bits), decodes the delta-of-delta prefix with countl_one and a
+// table, and checks the position against the stream length once per sample. Loads within 8
+// bytes of the end come from tail_, a zero-padded copy of the last bytes, so no load leaves
+// the caller's bytes and truncation shows up as a position past the end.
+#include "strata/chunkenc/xor.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "base/coding.h"
+
+namespace strata::chunkenc {
+namespace {
+
+constexpr size_t kHeaderSize = 2;
+
+// MSB-first bit accumulator over a caller-provided buffer of >= 40 bytes, enough for the
+// partial last byte (<= 7 bits) plus one sample (<= 4 + 64 + 2 + 5 + 6 + 64 = 145 bits).
+class BitSink {
+ public:
+  // Starts with the first `used` (0..7) bits of `partial` already in place.
+  BitSink(uint8_t* out, uint8_t partial, int used)
+      : out_(out), begin_(out), acc_(static_cast<uint64_t>(partial) << 56), free_(64 - used) {}
+
+  // Appends the low `n` (1..64) bits of `v`; bits above n must be zero.
+  void Put(uint64_t v, int n) {
+    if (n < free_) {
+      free_ -= n;
+      acc_ |= v << free_;
+      return;
+    }
+    const int spill = n - free_;
+    acc_ |= spill == 0 ? v : v >> spill;
+    base::StoreBE64(out_, acc_);
+    out_ += 8;
+    if (spill == 0) {
+      acc_ = 0;
+      free_ = 64;
+    } else {
+      free_ = 64 - spill;
+      acc_ = v << free_;
+    }
+  }
+
+  // Flushes the accumulator; returns the number of bits in the buffer (including the
+  // initial partial ones).
+  size_t Finish() {
+    base::StoreBE64(out_, acc_);
+    return static_cast<size_t>(out_ - begin_) * 8 + static_cast<size_t>(64 - free_);
+  }
+
+ private:
+  uint8_t* out_;
+  uint8_t* begin_;
+  uint64_t acc_;
+  int free_;  // free bits at the low end of acc_ (1..64)
+};
+
+inline uint64_t LowBits(uint64_t v, int n) { return n == 64 ? v : v & ((uint64_t{1} << n) - 1); }
+
+// Prometheus bitRange: n bits hold -(2^(n-1) - 1) .. 2^(n-1).
+inline bool BitRange(int64_t x, int n) {
+  return -((int64_t{1} << (n - 1)) - 1) <= x && x <= (int64_t{1} << (n - 1));
+}
+
+// Writes the XOR code of `vbits` against `prev` (Prometheus xorWrite). Returns true if the
+// code ended with a payload whose width is a multiple of 8 (so bstream's last primitive write
+// was writeByte).
+inline bool PutXor(BitSink* w, uint64_t vbits, uint64_t prev, uint8_t* leading,
+                   uint8_t* trailing) {
+  const uint64_t x = vbits ^ prev;
+  if (x == 0) {
+    w->Put(0, 1);
+    return false;
+  }
+  int lz = std::countl_zero(x);
+  const int tz = std::countr_zero(x);
+  // 5-bit field: clamp before the window comparison, as upstream does.
+  if (lz >= 32) lz = 31;
+  if (*leading != 0xff && lz >= *leading && tz >= *trailing) {
+    const int sig = 64 - *leading - *trailing;
+    w->Put(0b10, 2);
+    w->Put(x >> *trailing, sig);
+    return sig % 8 == 0;
+  }
+  *leading = static_cast<uint8_t>(lz);
+  *trailing = static_cast<uint8_t>(tz);
+  const int sig = 64 - lz - tz;
+  // S = 64 is stored as 0 in the 6-bit field (never ambiguous: S = 0 means x == 0).
+  w->Put((uint64_t{0b11} << 11) | (static_cast<uint64_t>(lz) << 6) |
+             static_cast<uint64_t>(sig & 63),
+         13);
+  w->Put(x >> tz, sig);
+  return sig % 8 == 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// XorAppender
+
+XorAppender::XorAppender(std::string* buf, XorOptions opts) : buf_(buf), opts_(opts) {
+  buf_->assign(kHeaderSize, '\0');
+}
+
+absl::StatusOr<XorAppender> XorAppender::Resume(std::string* buf, XorOptions opts) {
+  XorIterator it(*buf);
+  while (it.Next()) {
+  }
+  if (!it.status().ok()) return it.status();
+  XorAppender a;
+  a.buf_ = buf;
+  a.opts_ = opts;
+  a.num_ = it.total_;
+  if (a.num_ == 0) {
+    a.nbits_ = 0;
+    a.leading_ = 0xff;
+  } else {
+    a.nbits_ = it.pos_bits_;
+    a.t_ = it.t_;
+    a.v_ = std::bit_cast<uint64_t>(it.v_);
+    a.tdelta_ = it.tdelta_;
+    a.leading_ = it.leading_;
+    a.trailing_ = it.trailing_;
+  }
+  // What follows the last sample must be what Prometheus's bstream would hold: zero padding
+  // to the byte boundary plus at most one spare zero byte (count == 8), else appended bits
+  // would land after garbage.
+  const size_t stream_bytes = buf->size() - kHeaderSize;
+  const size_t used_bytes = (a.nbits_ + 7) / 8;
+  const auto* s = reinterpret_cast<const uint8_t*>(buf->data()) + kHeaderSize;
+  if (stream_bytes > used_bytes + 1 || (stream_bytes == used_bytes + 1 && a.nbits_ % 8 != 0)) {
+    return absl::DataLossError(absl::StrFormat(
+        "xor chunk: %d unexpected bytes after sample %d at byte offset %d (chunk is %d bytes)",
+        stream_bytes - used_bytes, a.num_, kHeaderSize + used_bytes, buf->size()));
+  }
+  const int pad = static_cast<int>(used_bytes * 8 - a.nbits_);
+  const bool dirty_pad = pad > 0 && (s[used_bytes - 1] & ((1u << pad) - 1)) != 0;
+  const bool dirty_extra = stream_bytes == used_bytes + 1 && s[used_bytes] != 0;
+  if (dirty_pad || dirty_extra) {
+    return absl::DataLossError(absl::StrFormat(
+        "xor chunk: non-zero padding after sample %d at byte offset %d (chunk is %d bytes)",
+        a.num_, kHeaderSize + (dirty_pad ? used_bytes - 1 : used_bytes), buf->size()));
+  }
+  a.extra_ = stream_bytes == used_bytes + 1;
+  return a;
+}
+
+void XorAppender::Append(int64_t t, double v) {
+  const uint64_t vbits = std::bit_cast<uint64_t>(v);
+  std::string& buf = *buf_;
+  if (extra_) buf.pop_back();  // the spare zero byte: the first new bits go into it
+  const int used = static_cast<int>(nbits_ & 7);
+  const size_t last = kHeaderSize + nbits_ / 8;  // index of the partial byte, if used > 0
+  uint8_t tmp[48];
+  BitSink w(tmp, used > 0 ? static_cast<uint8_t>(buf[last]) : 0, used);
+  bool ends_with_byte;
+  uint64_t tdelta = 0;
+  if (num_ == 0) {
+    uint8_t vb[10];
+    const int n = base::EncodeUvarint(vb, base::ZigZagEncode(t));
+    for (int i = 0; i < n; ++i) w.Put(vb[i], 8);
+    w.Put(vbits, 64);
+    ends_with_byte = true;
+  } else if (num_ == 1) {
+    // Deltas are uint64 as upstream (int64 overflow wraps there).
+    tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+    uint8_t vb[10];
+    const int n = base::EncodeUvarint(vb, tdelta);
+    for (int i = 0; i < n; ++i) w.Put(vb[i], 8);
+    ends_with_byte = PutXor(&w, vbits, v_, &leading_, &trailing_);
+  } else {
+    tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+    const auto dod = static_cast<int64_t>(tdelta - tdelta_);
+    const auto udod = static_cast<uint64_t>(dod);
+    if (dod == 0) {
+      w.Put(0, 1);
+    } else if (BitRange(dod, 14)) {
+      w.Put((uint64_t{0b10} << 14) | LowBits(udod, 14), 16);
+    } else if (BitRange(dod, 17)) {
+      w.Put((uint64_t{0b110} << 17) | LowBits(udod, 17), 20);
+    } else if (BitRange(dod, 20)) {
+      w.Put((uint64_t{0b1110} << 20) | LowBits(udod, 20), 24);
+    } else {
+      w.Put(0b1111, 4);
+      w.Put(udod, 64);
+    }
+    ends_with_byte = PutXor(&w, vbits, v_, &leading_, &trailing_);
+  }
+  const size_t bits = w.Finish();  // includes the `used` bits already in buf[last]
+  const size_t nbytes = (bits + 7) / 8;
+  if (used > 0) {
+    buf[last] = static_cast<char>(tmp[0]);
+    buf.append(reinterpret_cast<const char*>(tmp) + 1, nbytes - 1);
+  } else {
+    buf.append(reinterpret_cast<const char*>(tmp), nbytes);
+  }
+  nbits_ += bits - static_cast<size_t>(used);
+  if (opts_.prometheus_2_42) {
+    extra_ = ends_with_byte && nbits_ % 8 == 0;
+  } else if (num_ > 0) {
+    extra_ = false;
+  }
+  if (extra_) buf.push_back('\0');
+  t_ = t;
+  v_ = vbits;
+  tdelta_ = tdelta;
+  ++num_;
+  buf[0] = static_cast<char>(static_cast<uint16_t>(num_) >> 8);
+  buf[1] = static_cast<char>(num_ & 0xff);
+}
+
+// ---------------------------------------------------------------------------------------
+// XorIterator
+
+void XorIterator::Reset(std::string_view chunk) {
+  chunk_size_ = chunk.size();
+  pos_bits_ = 0;
+  read_ = 0;
+  t_ = 0;
+  v_ = 0;
+  tdelta_ = 0;
+  leading_ = 0;
+  trailing_ = 0;
+  mbits_ = 64;
+  err_ = nullptr;
+  err_offset_ = 0;
+  err_sample_ = 0;
+  done_ = false;
+  std::memset(tail_, 0, sizeof(tail_));
+  if (chunk.size() < kHeaderSize) {
+    data_ = nullptr;
+    size_ = 0;
+    nbits_ = 0;
+    total_ = 0;
+    tail_start_ = 0;
+    err_ = "shorter than the 2-byte sample count";
+    return;
+  }
+  const auto* b = reinterpret_cast<const uint8_t*>(chunk.data());
+  total_ = base::LoadBE16(b);
+  data_ = b + kHeaderSize;
+  size_ = chunk.size() - kHeaderSize;
+  nbits_ = size_ * 8;
+  tail_start_ = size_ > kTailCopy ? size_ - kTailCopy : 0;
+  if (size_ > 0) std::memcpy(tail_, data_ + tail_start_, size_ - tail_start_);
+}
+
+inline uint64_t XorIterator::Peek(size_t pos) const {
+  const size_t byte = pos >> 3;
+  const uint8_t* p;
+  if (byte + 8 <= size_) [[likely]] {
+    p = data_ + byte;
+  } else {
+    // byte >= tail_start_ here. A sample reads at most 19 bytes past the end before its end
+    // position is checked; the clamp keeps even a wild position inside tail_.
+    p = tail_ + std::min(byte - tail_start_, kTailCopy + kTailPad - 8);
+  }
+  return base::LoadBE64(p) << (pos & 7);
+}
+
+inline uint64_t XorIterator::ReadBits(size_t pos, int nbits) const {
+  if (nbits <= 57) return Peek(pos) >> (64 - nbits);
+  const uint64_t hi = Peek(pos) >> 32;
+  const int lo_bits = nbits - 32;
+  return (hi << lo_bits) | (Peek(pos + 32) >> (64 - lo_bits));
+}
+
+bool XorIterator::Fail(const char* what, size_t pos_bits) {
+  err_ = what;
+  err_sample_ = read_;
+  err_offset_ = kHeaderSize + pos_bits / 8;
+  return false;
+}
+
+absl::Status XorIterator::status() const {
+  if (err_ == nullptr) return absl::OkStatus();
+  if (data_ == nullptr) {
+    return absl::DataLossError(
+        absl::StrFormat("xor chunk: %d bytes, %s", chunk_size_, err_));
+  }
+  return absl::DataLossError(
+      absl::StrFormat("xor chunk: sample %d of %d at byte offset %d: %s (chunk is %d bytes)",
+                      err_sample_, total_, err_offset_, err_, chunk_size_));
+}
+
+// Decodes the value code at *pos into v_, updating the window. Returns false (error set) on
+// an impossible window.
+inline bool XorIterator::ReadValue(size_t* pos) {
+  const uint64_t w = Peek(*pos);
+  if ((w >> 63) == 0) {  // x == 0: value repeats
+    *pos += 1;
+    return true;
+  }
+  uint64_t x;
+  if ((w >> 62) == 0b10) {  // reuse the window
+    const int m = mbits_;
+    x = (m <= 55) ? (w << 2) >> (64 - m) : ReadBits(*pos + 2, m);
+    *pos += 2 + static_cast<size_t>(m);
+  } else {  // 11: new window
+    const int lead = static_cast<int>((w >> 57) & 31);
+    int m = static_cast<int>((w >> 51) & 63);
+    if (m == 0) m = 64;
+    if (lead + m > 64) {
+      // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); Prometheus's
+      // reader would silently decode a zero XOR from it.
+      return Fail("leading zeros plus significant bits exceed 64", *pos);
+    }
+    leading_ = static_cast<uint8_t>(lead);
+    trailing_ = static_cast<uint8_t>(64 - lead - m);
+    mbits_ = static_cast<uint8_t>(m);
+    x = (m <= 44) ? (w << 13) >> (64 - m) : ReadBits(*pos + 13, m);
+    *pos += 13 + static_cast<size_t>(m);
+  }
+  v_ = std::bit_cast<double>(std::bit_cast<uint64_t>(v_) ^ (x << trailing_));
+  return true;
+}
+
+// Samples 0 and 1: whole-byte varints at byte-aligned positions (sample 0 is whole bytes).
+bool XorIterator::NextSlow() {
+  if (err_ != nullptr) return false;
+  const size_t start = pos_bits_;
+  const size_t byte = start / 8;
+  uint64_t u = 0;
+  const int n = base::DecodeUvarint(data_ + byte, data_ + size_, &u);
+  if (n == 0) return Fail("unexpected end of data in timestamp varint", start);
+  if (n < 0) return Fail("invalid timestamp varint", start);
+  size_t pos = (byte + static_cast<size_t>(n)) * 8;
+  if (read_ == 0) {
+    t_ = base::ZigZagDecode(u);
+    v_ = std::bit_cast<double>(ReadBits(pos, 64));
+    pos += 64;
+  } else {
+    tdelta_ = u;
+    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + tdelta_);
+    if (!ReadValue(&pos)) return false;
+  }
+  if (pos > nbits_) return Fail("unexpected end of data", start);
+  pos_bits_ = pos;
+  ++read_;
+  return true;
+}
+
+// Delta-of-delta prefix -> (bits consumed by prefix, payload width), indexed by the number
+// of leading one bits (capped at 4): 0 -> dod 0; 10 -> 14; 110 -> 17; 1110 -> 20; 1111 -> 64.
+namespace {
+constexpr uint8_t kDodPrefixLen[5] = {1, 2, 3, 4, 4};
+constexpr uint8_t kDodWidth[5] = {0, 14, 17, 20, 64};
+}  // namespace
+
+bool XorIterator::Next() {
+  if (read_ >= total_ || err_ != nullptr) {
+    done_ = true;
+    return false;
+  }
+  if (read_ < 2) [[unlikely]] {
+    if (NextSlow()) return true;
+    done_ = true;
+    return false;
+  }
+  const size_t start = pos_bits_;
+  size_t pos = start;
+  const uint64_t w = Peek(pos);
+  const int ones = std::min(std::countl_one(w), 4);
+  int64_t dod;
+  if (ones < 4) [[likely]] {
+    const int plen = kDodPrefixLen[ones];
+    const int width = kDodWidth[ones];
+    // width 0 gives 0: the >> 1 makes the top bit zero before the shift by 63.
+    const uint64_t raw = ((w << plen) >> 1) >> (63 - width);
+    const uint64_t half = (uint64_t{1} << width) >> 1;
+    // Widths 14/17/20 hold -(2^(w-1) - 1) .. 2^(w-1): above half means negative.
+    dod = static_cast<int64_t>(raw - (raw > half ? (uint64_t{1} << width) : 0));
+    pos += static_cast<size_t>(plen + width);
+  } else {
+    dod = static_cast<int64_t>(ReadBits(pos + 4, 64));
+    pos += 68;
+  }
+  tdelta_ += static_cast<uint64_t>(dod);
+  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + tdelta_);
+  if (!ReadValue(&pos)) [[unlikely]] {
+    done_ = true;
+    return false;
+  }
+  if (pos > nbits_) [[unlikely]] {
+    done_ = true;
+    return Fail("unexpected end of data", start);
+  }
+  pos_bits_ = pos;
+  ++read_;
+  return true;
+}
+
+bool XorIterator::Seek(int64_t t) {
+  if (done_ || err_ != nullptr) return false;
+  while (read_ == 0 || t_ < t) {
+    if (!Next()) return false;
+  }
+  return true;
+}
+
+}  // namespace strata::chunkenc

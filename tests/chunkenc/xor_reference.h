@@ -1,0 +1,150 @@
+// Test-only reference for the XOR writer: a deliberately naive, bit-at-a-time model of
+// Prometheus's tsdb/chunkenc/bstream.go (writeBit/writeByte/writeBits with `count` = free
+// bits in the last byte) and xorAppender.Append, in both the v2.42.0 and the 3.x form of
+// writeByte. It follows upstream's structure operation by operation so that its bytes are
+// upstream's by construction; the fast writer in lib/chunkenc is checked against it on every
+// append, and both against promtool's blocks (promtool_roundtrip_test.cc).
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <string>
+
+#include "base/coding.h"
+
+namespace strata::chunkenc::testing {
+
+class RefBstream {
+ public:
+  explicit RefBstream(bool v2_42) : v2_42_(v2_42) {}
+
+  std::string stream;
+  int count = 0;  // free bits in the last byte of `stream`
+
+  void WriteBit(bool bit) {
+    if (count == 0) {
+      stream.push_back('\0');
+      count = 8;
+    }
+    if (bit) stream.back() = static_cast<char>(stream.back() | (1 << (count - 1)));
+    --count;
+  }
+
+  void WriteByte(uint8_t byt) {
+    if (count == 0) {
+      if (!v2_42_) {  // 3.x (PR #14854): an aligned byte is appended as is
+        stream.push_back(static_cast<char>(byt));
+        return;
+      }
+      stream.push_back('\0');
+      count = 8;
+    }
+    // Complete the last byte with the high `count` bits, then always append the rest (Go's
+    // byte << 8 is 0, so count == 8 appends a zero byte).
+    stream.back() = static_cast<char>(static_cast<uint8_t>(stream.back()) | (byt >> (8 - count)));
+    stream.push_back(count == 8 ? '\0' : static_cast<char>(static_cast<uint8_t>(byt << count)));
+  }
+
+  void WriteBits(uint64_t u, int nbits) {
+    u <<= 64 - nbits;
+    while (nbits >= 8) {
+      WriteByte(static_cast<uint8_t>(u >> 56));
+      u <<= 8;
+      nbits -= 8;
+    }
+    while (nbits > 0) {
+      WriteBit((u >> 63) == 1);
+      u <<= 1;
+      --nbits;
+    }
+  }
+
+ private:
+  bool v2_42_;
+};
+
+class RefXorAppender {
+ public:
+  explicit RefXorAppender(bool v2_42) : b_(v2_42) { b_.stream.assign(2, '\0'); }
+
+  const std::string& bytes() const { return b_.stream; }
+
+  void Append(int64_t t, double v) {
+    const uint16_t num = base::LoadBE16(b_.stream.data());
+    uint64_t tdelta = 0;
+    uint8_t buf[10];
+    if (num == 0) {
+      const int n = base::EncodeUvarint(buf, base::ZigZagEncode(t));
+      for (int i = 0; i < n; ++i) b_.WriteByte(buf[i]);
+      b_.WriteBits(std::bit_cast<uint64_t>(v), 64);
+    } else if (num == 1) {
+      tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+      const int n = base::EncodeUvarint(buf, tdelta);
+      for (int i = 0; i < n; ++i) b_.WriteByte(buf[i]);
+      WriteVDelta(v);
+    } else {
+      tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+      const auto dod = static_cast<int64_t>(tdelta - tdelta_);
+      if (dod == 0) {
+        b_.WriteBit(false);
+      } else if (BitRange(dod, 14)) {
+        b_.WriteBits(0b10, 2);
+        b_.WriteBits(static_cast<uint64_t>(dod) & 0x3fff, 14);
+      } else if (BitRange(dod, 17)) {
+        b_.WriteBits(0b110, 3);
+        b_.WriteBits(static_cast<uint64_t>(dod) & 0x1ffff, 17);
+      } else if (BitRange(dod, 20)) {
+        b_.WriteBits(0b1110, 4);
+        b_.WriteBits(static_cast<uint64_t>(dod) & 0xfffff, 20);
+      } else {
+        b_.WriteBits(0b1111, 4);
+        b_.WriteBits(static_cast<uint64_t>(dod), 64);
+      }
+      WriteVDelta(v);
+    }
+    t_ = t;
+    v_ = v;
+    tdelta_ = tdelta;
+    const uint16_t n1 = static_cast<uint16_t>(num + 1);
+    b_.stream[0] = static_cast<char>(n1 >> 8);
+    b_.stream[1] = static_cast<char>(n1 & 0xff);
+  }
+
+ private:
+  static bool BitRange(int64_t x, int nbits) {
+    return -((int64_t{1} << (nbits - 1)) - 1) <= x && x <= (int64_t{1} << (nbits - 1));
+  }
+
+  void WriteVDelta(double v) {
+    const uint64_t delta = std::bit_cast<uint64_t>(v) ^ std::bit_cast<uint64_t>(v_);
+    if (delta == 0) {
+      b_.WriteBit(false);
+      return;
+    }
+    b_.WriteBit(true);
+    int leading = std::countl_zero(delta);
+    const int trailing = std::countr_zero(delta);
+    if (leading >= 32) leading = 31;
+    if (leading_ != 0xff && leading >= leading_ && trailing >= trailing_) {
+      b_.WriteBit(false);
+      b_.WriteBits(delta >> trailing_, 64 - leading_ - trailing_);
+      return;
+    }
+    leading_ = leading;
+    trailing_ = trailing;
+    b_.WriteBit(true);
+    b_.WriteBits(static_cast<uint64_t>(leading), 5);
+    const int sigbits = 64 - leading - trailing;
+    b_.WriteBits(static_cast<uint64_t>(sigbits) & 63, 6);
+    b_.WriteBits(delta >> trailing, sigbits);
+  }
+
+  RefBstream b_;
+  int64_t t_ = 0;
+  double v_ = 0;
+  uint64_t tdelta_ = 0;
+  int leading_ = 0xff;
+  int trailing_ = 0;
+};
+
+}  // namespace strata::chunkenc::testing
