@@ -1,0 +1,152 @@
+// strata::tsdb head block: the in-memory, writable part of the database (Prometheus's
+// tsdb/head.go, head_append.go, head_read.go as of 2.42).
+//
+// The head keeps, per series, its labels and its samples as XOR chunks. Chunks are cut as
+// Prometheus 2.42's head cuts them (../shared/formats/tsdb-format.md section 5), so blocks
+// written from the head later carry the same chunk boundaries and bytes as promtool's:
+//   - a new chunk ends at the end of the aligned chunk_range window holding its first sample;
+//   - at samples_per_chunk/4 (30) samples that end is re-estimated so the remaining window is
+//     split into chunks of about samples_per_chunk samples;
+//   - a sample at or past the end, or arriving when the chunk holds 2*samples_per_chunk (240),
+//     starts a new chunk.
+//
+// Series are found by labels hash in a striped registry (hash -> collision chain compared by
+// labels) and by ref; refs are monotonic ids from 1, never reused. The inverted index is an
+// index::MemPostings.
+//
+// Appenders follow Prometheus's rules. Append checks against the committed state and
+// returns, without consuming the sample:
+//   OutOfBoundsError   t < the appender's minimum valid time, which is
+//                      max(Truncate()'s mint, head max time - chunk_range/2);
+//   OutOfOrderSampleError  t < the series' newest committed sample;
+//   DuplicateSampleError   t == the newest committed sample with a different value (the same
+//                          value is accepted and later dropped silently).
+// Commit() logs new series and then the samples to the WalSink (if any), and only then makes
+// the batch visible, atomically with respect to queriers. Samples of one batch that are out
+// of order relative to each other are dropped at commit, as Prometheus does.
+//
+// Queriers snapshot the series they select (labels and the bytes of the chunks overlapping
+// [mint, maxt]) when Select() runs, so iteration takes no locks and is unaffected by later
+// appends or Truncate(). A commit is never half visible: commits apply under a shared lock
+// that Select takes exclusively while snapshotting.
+//
+// Thread-safety: Head is thread-safe. Each Appender is used by one thread at a time (many
+// appenders may run concurrently); each Querier by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "strata/chunkenc/xor.h"
+#include "strata/model/labels.h"
+#include "strata/model/sample.h"
+#include "strata/storage/querier.h"
+#include "strata/tsdb/record/record.h"
+
+namespace strata::tsdb {
+
+// Where Commit() writes a batch before making it visible (the WAL). Log() must make the
+// series and then the samples durable according to its own policy and is called
+// concurrently by committing appenders. An error aborts the commit: nothing of the batch
+// becomes visible and the appender reports the error.
+class WalSink {
+ public:
+  virtual ~WalSink() = default;
+  // `series` may be empty; `samples` may be empty when only new series are logged (by a
+  // Rollback, since series are created in the head at Append time).
+  virtual absl::Status Log(std::span<const record::RefSeries> series,
+                           std::span<const record::RefSample> samples) = 0;
+};
+
+struct HeadOptions {
+  // Milliseconds; the block duration the head aligns chunk ends to. Prometheus default 2h.
+  int64_t chunk_range = 2 * 60 * 60 * 1000;
+  // Target samples per chunk (Prometheus samplesPerChunk). Re-estimation happens at a quarter
+  // of it, a forced cut at twice it.
+  int samples_per_chunk = 120;
+  // Chunk byte format. The default writes Prometheus 2.42's bytes so blocks match promtool.
+  chunkenc::XorOptions xor_options{.prometheus_2_42 = true};
+  // Number of lock stripes of the series registry (a power of two). Prometheus uses 16384.
+  int stripe_size = 16384;
+  // Borrowed; must outlive the head. Null: commits are not logged anywhere.
+  WalSink* wal = nullptr;
+};
+
+// Counters of samples the head dropped or refused, for observability and tests.
+struct HeadStats {
+  uint64_t num_series = 0;
+  uint64_t num_chunks = 0;           // closed plus open chunks
+  uint64_t samples_appended = 0;     // committed into chunks
+  uint64_t out_of_order_samples = 0; // refused at Append or dropped at Commit/replay
+  uint64_t out_of_bounds_samples = 0;
+  uint64_t duplicate_samples = 0;    // refused (different value) at Append
+  uint64_t series_created = 0;
+  uint64_t series_removed = 0;
+  uint64_t chunks_removed = 0;
+};
+
+// A read-only view of one chunk of a series, passed to ForEachSeries callbacks.
+struct HeadChunkView {
+  int64_t mint = 0;
+  int64_t maxt = 0;
+  std::string_view bytes;  // XOR chunk data (valid during the callback only)
+};
+
+class Head final : public storage::Queryable, public storage::Appendable {
+ public:
+  explicit Head(HeadOptions opts = {});
+  ~Head() override;
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  // A new appender. Never fails; errors surface from Append/Commit.
+  std::unique_ptr<storage::Appender> NewAppender() override;
+
+  // A querier over [mint, maxt]. Never fails for a live head.
+  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
+                                                               int64_t maxt) override;
+
+  // Drops chunks whose samples are all before `mint`, then series left without samples
+  // (and without pending appends), and refuses later samples before `mint`. Returns OK; an
+  // error is reserved for future persistence of head chunks.
+  absl::Status Truncate(int64_t mint);
+
+  // Replays WAL records in log order. Series keep the refs they were logged with (a ref
+  // logged twice with the same labels is one series; the same labels under a second ref map
+  // onto the first series). Samples follow the commit rules: out-of-order samples are
+  // counted and dropped, samples of unknown refs are counted and dropped. Requires: no
+  // appender is active. Returns InvalidArgument for an empty label set.
+  absl::Status ReplaySeries(std::span<const record::RefSeries> series);
+  absl::Status ReplaySamples(std::span<const record::RefSample> samples);
+  // Number of samples ReplaySamples dropped because their ref was never logged as a series.
+  uint64_t replay_unknown_refs() const;
+
+  // Smallest and largest committed timestamps; INT64_MAX / INT64_MIN while empty.
+  int64_t MinTime() const;
+  int64_t MaxTime() const;
+
+  HeadStats Stats() const;
+
+  // Calls `fn` for each series (in no particular order) with its labels and chunks, under the
+  // series' lock: `fn` must not call back into the head. For block writers and debugging.
+  void ForEachSeries(const std::function<void(model::SeriesRef ref, const model::Labels&,
+                                              std::span<const HeadChunkView>)>& fn) const;
+
+  const HeadOptions& options() const;
+
+  // Implementation (lib/tsdb/head.cc); opaque to users.
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata::tsdb

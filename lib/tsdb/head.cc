@@ -1,0 +1,921 @@
+#include "strata/tsdb/head.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
+#include "strata/base/status.h"
+#include "strata/index/mem_postings.h"
+#include "strata/index/postings_for_matchers.h"
+#include "strata/tsdb/errors.h"
+
+namespace strata::tsdb {
+
+namespace {
+
+using model::Labels;
+using model::SeriesRef;
+
+constexpr int64_t kMinInt64 = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
+// End of the aligned window of width `width` holding t (Prometheus rangeForTimestamp; Go's
+// and C++'s integer division both truncate toward zero).
+int64_t RangeForTimestamp(int64_t t, int64_t width) { return (t / width) * width + width; }
+
+// Prometheus computeChunkEndTime: split [start, max) into chunks holding about as many
+// samples as the first quarter-chunk took time for.
+int64_t ComputeChunkEndTime(int64_t start, int64_t cur, int64_t max) {
+  const int64_t n = (max - start) / ((cur - start + 1) * 4);
+  if (n <= 1) return max;
+  return start + (max - start) / n;
+}
+
+void AtomicMin(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load(std::memory_order_relaxed);
+  while (v < cur && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+  }
+}
+void AtomicMax(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load(std::memory_order_relaxed);
+  while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+  }
+}
+
+// A chunk that no longer takes samples: its bytes in one exact-size allocation.
+struct ClosedChunk {
+  int64_t mint = 0;
+  int64_t maxt = 0;
+  std::unique_ptr<char[]> data;
+  uint32_t size = 0;
+  std::string_view bytes() const { return {data.get(), size}; }
+};
+
+}  // namespace
+
+// One series. `lset` and `ref` are immutable after creation; `hash_next` is guarded by the
+// lock of the series' hash stripe; everything else by `mu`.
+struct MemSeries {
+  MemSeries(SeriesRef r, Labels l, const chunkenc::XorOptions& opts)
+      : ref(r), lset(std::move(l)), app(&head_bytes, opts) {}
+
+  absl::Mutex mu;
+  const SeriesRef ref;
+  Labels lset;                      // moved out only by GC after unlinking
+  MemSeries* hash_next = nullptr;   // collision chain of equal label hashes
+
+  std::vector<ClosedChunk> chunks ABSL_GUARDED_BY(mu);  // cut chunks, oldest first
+  std::string head_bytes ABSL_GUARDED_BY(mu);           // the open chunk's data
+  chunkenc::XorAppender app ABSL_GUARDED_BY(mu);        // appends to head_bytes
+  int64_t head_mint ABSL_GUARDED_BY(mu) = kMaxInt64;
+  int64_t head_maxt ABSL_GUARDED_BY(mu) = kMinInt64;
+  int64_t next_at ABSL_GUARDED_BY(mu) = kMinInt64;      // cut the head chunk at this t
+  uint32_t pending ABSL_GUARDED_BY(mu) = 0;  // samples appended but not committed/rolled back
+  bool has_head ABSL_GUARDED_BY(mu) = false;
+  bool removed ABSL_GUARDED_BY(mu) = false;  // GC unlinked it; lookups must ignore it
+  std::atomic<bool> wal_logged{false};       // its series record reached the WalSink
+
+  int64_t MinTimeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!chunks.empty()) return chunks.front().mint;
+    return has_head ? head_mint : kMaxInt64;
+  }
+};
+
+struct Head::Impl {
+  explicit Impl(HeadOptions o) : opts(std::move(o)) {
+    if (opts.stripe_size <= 0 || (opts.stripe_size & (opts.stripe_size - 1)) != 0) {
+      opts.stripe_size = 16384;
+    }
+    if (opts.samples_per_chunk < 4) opts.samples_per_chunk = 120;
+    if (opts.chunk_range <= 0) opts.chunk_range = 2 * 60 * 60 * 1000;
+    mask = static_cast<uint64_t>(opts.stripe_size - 1);
+    stripes = std::make_unique<Stripe[]>(opts.stripe_size);
+  }
+
+  // A lock stripe. Stripe locks never nest; a stripe lock is taken before a series' mu, and
+  // visibility_mu before both.
+  struct Stripe {
+    absl::Mutex mu;
+    absl::flat_hash_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<uint64_t, MemSeries*> by_hash ABSL_GUARDED_BY(mu);
+  };
+
+  Stripe& ForRef(SeriesRef ref) const { return stripes[ref & mask]; }
+  Stripe& ForHash(uint64_t h) const { return stripes[h & mask]; }
+
+  MemSeries* GetByRef(SeriesRef ref, bool pend);
+  static MemSeries* FindInChain(Stripe& hs, uint64_t hash, const Labels& lset)
+      ABSL_SHARED_LOCKS_REQUIRED(hs.mu);
+  absl::StatusOr<MemSeries*> GetOrCreate(uint64_t hash, const Labels& lset, SeriesRef want_ref,
+                                         bool pend, bool* created);
+  // Appends a committed sample to `s` with Prometheus's cutting rules. False if t is not
+  // after the newest sample (out of order or duplicate): the sample is dropped.
+  bool AppendLocked(MemSeries* s, int64_t t, double v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu);
+  void CutLocked(MemSeries* s, int64_t t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu);
+
+  int64_t AppendableMinValidTime() const {
+    return std::max(min_valid_time.load(std::memory_order_acquire),
+                    max_time.load(std::memory_order_acquire) - opts.chunk_range / 2);
+  }
+  void InitTime(int64_t t) {
+    int64_t expect = kMaxInt64;
+    min_time.compare_exchange_strong(expect, t);
+    expect = kMinInt64;
+    max_time.compare_exchange_strong(expect, t);
+  }
+
+  HeadOptions opts;
+  uint64_t mask = 0;
+  std::unique_ptr<Stripe[]> stripes;
+  index::MemPostings postings;
+
+  // Commits hold it shared while applying a batch; Select holds it exclusively while it
+  // snapshots series, so a snapshot never contains part of a batch.
+  absl::Mutex visibility_mu;
+  // Serialises Truncate() calls.
+  absl::Mutex truncate_mu;
+
+  std::atomic<int64_t> min_time{kMaxInt64};
+  std::atomic<int64_t> max_time{kMinInt64};
+  std::atomic<int64_t> min_valid_time{kMinInt64};
+  std::atomic<SeriesRef> last_ref{0};
+
+  // Replay: refs logged for labels that already had another ref.
+  absl::Mutex replay_mu;
+  absl::flat_hash_map<SeriesRef, SeriesRef> replay_ref_map ABSL_GUARDED_BY(replay_mu);
+
+  std::atomic<uint64_t> num_series{0};
+  std::atomic<uint64_t> num_chunks{0};
+  std::atomic<uint64_t> samples_appended{0};
+  std::atomic<uint64_t> out_of_order{0};
+  std::atomic<uint64_t> out_of_bounds{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> series_created{0};
+  std::atomic<uint64_t> series_removed{0};
+  std::atomic<uint64_t> chunks_removed{0};
+  std::atomic<uint64_t> unknown_refs{0};
+};
+
+MemSeries* Head::Impl::FindInChain(Stripe& hs, uint64_t hash, const Labels& lset) {
+  auto it = hs.by_hash.find(hash);
+  if (it == hs.by_hash.end()) return nullptr;
+  for (MemSeries* s = it->second; s != nullptr; s = s->hash_next) {
+    if (s->lset == lset) return s;
+  }
+  return nullptr;
+}
+
+MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend) {
+  Stripe& st = ForRef(ref);
+  absl::ReaderMutexLock l(&st.mu);
+  auto it = st.by_ref.find(ref);
+  if (it == st.by_ref.end()) return nullptr;
+  MemSeries* s = it->second.get();
+  absl::MutexLock sl(&s->mu);
+  if (s->removed) return nullptr;
+  if (pend) ++s->pending;
+  return s;
+}
+
+absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& lset,
+                                                   SeriesRef want_ref, bool pend,
+                                                   bool* created) {
+  *created = false;
+  Stripe& hs = ForHash(hash);
+  {
+    absl::ReaderMutexLock l(&hs.mu);
+    if (MemSeries* s = FindInChain(hs, hash, lset); s != nullptr) {
+      // Series in a hash chain are never marked removed: GC unlinks them under hs.mu.
+      if (pend) {
+        absl::MutexLock sl(&s->mu);
+        ++s->pending;
+      }
+      return s;
+    }
+  }
+  MemSeries* s = nullptr;
+  std::unique_ptr<MemSeries> owned;
+  {
+    absl::MutexLock l(&hs.mu);
+    if (MemSeries* found = FindInChain(hs, hash, lset); found != nullptr) {
+      if (pend) {
+        absl::MutexLock sl(&found->mu);
+        ++found->pending;
+      }
+      return found;
+    }
+    SeriesRef ref = want_ref;
+    if (ref == 0) {
+      ref = last_ref.fetch_add(1, std::memory_order_acq_rel) + 1;
+    } else {
+      SeriesRef cur = last_ref.load(std::memory_order_acquire);
+      while (ref > cur && !last_ref.compare_exchange_weak(cur, ref)) {
+      }
+    }
+    owned = std::make_unique<MemSeries>(ref, lset, opts.xor_options);
+    s = owned.get();
+    {
+      // Pending until it is reachable by ref, so GC (which finds it through the hash
+      // chain) leaves it alone in between.
+      absl::MutexLock sl(&s->mu);
+      s->pending = 1;
+    }
+    auto [it, inserted] = hs.by_hash.try_emplace(hash, s);
+    if (!inserted) {
+      s->hash_next = it->second;
+      it->second = s;
+    }
+  }
+  const SeriesRef ref = s->ref;
+  bool clash = false;
+  {
+    Stripe& rs = ForRef(ref);
+    absl::MutexLock l(&rs.mu);
+    auto [it, inserted] = rs.by_ref.try_emplace(ref, std::move(owned));
+    clash = !inserted;
+  }
+  if (clash) {
+    // Only replay passes refs; a ref logged for two different label sets is corrupt input.
+    // Unlink the new series again.
+    {
+      absl::MutexLock l(&hs.mu);
+      auto it = hs.by_hash.find(hash);
+      MemSeries** pp = &it->second;
+      while (*pp != s) pp = &(*pp)->hash_next;
+      *pp = s->hash_next;
+      if (it->second == nullptr) hs.by_hash.erase(it);
+    }
+    const std::string ls = lset.ToString();
+    owned.reset();
+    return absl::DataLossError(
+        absl::StrCat("series ref ", ref, " logged for two label sets, the second ", ls));
+  }
+  postings.Add(ref, lset);
+  {
+    absl::MutexLock sl(&s->mu);
+    if (!pend) s->pending = 0;
+  }
+  num_series.fetch_add(1, std::memory_order_relaxed);
+  series_created.fetch_add(1, std::memory_order_relaxed);
+  *created = true;
+  return s;
+}
+
+void Head::Impl::CutLocked(MemSeries* s, int64_t t) {
+  const bool had_samples = s->has_head && s->app.num_samples() > 0;
+  if (had_samples) {
+    ClosedChunk c;
+    c.mint = s->head_mint;
+    c.maxt = s->head_maxt;
+    c.size = static_cast<uint32_t>(s->head_bytes.size());
+    // Exact-size copy: the open chunk's buffer keeps its capacity for the next chunk.
+    c.data = std::make_unique_for_overwrite<char[]>(c.size);
+    std::memcpy(c.data.get(), s->head_bytes.data(), c.size);
+    s->chunks.push_back(std::move(c));
+  }
+  if (had_samples || !s->has_head) num_chunks.fetch_add(1, std::memory_order_relaxed);
+  s->app = chunkenc::XorAppender(&s->head_bytes, opts.xor_options);
+  s->has_head = true;
+  s->head_mint = t;
+  s->head_maxt = kMinInt64;
+  s->next_at = RangeForTimestamp(t, opts.chunk_range);
+}
+
+bool Head::Impl::AppendLocked(MemSeries* s, int64_t t, double v) {
+  if (!s->has_head) {
+    CutLocked(s, t);
+  } else if (s->head_maxt >= t) {
+    return false;
+  }
+  const int n = s->app.num_samples();
+  // At a quarter of the target, predict an end time that spreads the rest of the window
+  // evenly over chunks of about samples_per_chunk samples (tsdb/head_append.go).
+  if (n == opts.samples_per_chunk / 4) {
+    s->next_at = ComputeChunkEndTime(s->head_mint, s->head_maxt, s->next_at);
+  }
+  // Twice the target means the rate rose after the prediction: cut conservatively.
+  if (t >= s->next_at || n >= opts.samples_per_chunk * 2) CutLocked(s, t);
+  s->app.Append(t, v);
+  s->head_maxt = t;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Appender.
+
+namespace {
+
+struct PendingSample {
+  MemSeries* s;
+  int64_t t;
+  double v;
+};
+
+}  // namespace
+
+class HeadAppender final : public storage::Appender {
+ public:
+  explicit HeadAppender(Head::Impl* h) : h_(h) {
+    if (h_->min_time.load(std::memory_order_acquire) != kMaxInt64) {
+      min_valid_ = h_->AppendableMinValidTime();
+      init_ = true;
+    }
+  }
+  ~HeadAppender() override {
+    if (!done_) Release();
+  }
+
+  absl::StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& lset, int64_t t,
+                                   double v) override {
+    if (done_) return absl::FailedPreconditionError("append: appender already finished");
+    if (!init_) {
+      // The first sample of an empty head fixes its time range (Prometheus initAppender).
+      h_->InitTime(t);
+      min_valid_ = h_->AppendableMinValidTime();
+      init_ = true;
+    }
+    if (t < min_valid_) {
+      h_->out_of_bounds.fetch_add(1, std::memory_order_relaxed);
+      return OutOfBoundsError(lset.empty() ? std::to_string(ref) : lset.ToString(), t,
+                              min_valid_);
+    }
+    MemSeries* s = ref != 0 ? h_->GetByRef(ref, /*pend=*/true) : nullptr;
+    if (s == nullptr) {
+      if (lset.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("append: empty label set (series ref ", ref, " not found)"));
+      }
+      bool created = false;
+      auto got = h_->GetOrCreate(lset.Hash(), lset, 0, /*pend=*/true, &created);
+      if (!got.ok()) return got.status();
+      s = *got;
+      if (created) {
+        // created_ holds its own pending count (released at Commit/Rollback) so the series
+        // outlives this appender's use of it for the WAL even if this sample is refused.
+        absl::MutexLock l(&s->mu);
+        ++s->pending;
+        created_.push_back(s);
+      }
+    }
+    {
+      absl::MutexLock l(&s->mu);
+      absl::Status err;
+      if (s->has_head && t <= s->head_maxt) {
+        if (t < s->head_maxt) {
+          h_->out_of_order.fetch_add(1, std::memory_order_relaxed);
+          err = OutOfOrderSampleError(s->lset.ToString(), t);
+        } else if (std::bit_cast<uint64_t>(v) != std::bit_cast<uint64_t>(LastValueLocked(s))) {
+          h_->duplicates.fetch_add(1, std::memory_order_relaxed);
+          err = DuplicateSampleError(s->lset.ToString(), t);
+        }
+        // Same t and same value: accepted here, dropped silently at commit.
+      }
+      if (!err.ok()) {
+        --s->pending;
+        return err;
+      }
+    }
+    samples_.push_back({s, t, v});
+    return s->ref;
+  }
+
+  absl::Status Commit() override {
+    if (done_) return absl::FailedPreconditionError("commit: appender already finished");
+    done_ = true;
+    if (h_->opts.wal != nullptr) {
+      absl::Status st = LogToWal(/*with_samples=*/true);
+      if (!st.ok()) {
+        Release();
+        return base::Annotate(st, "commit: write-ahead log");
+      }
+    }
+    int64_t mint = kMaxInt64, maxt = kMinInt64;
+    uint64_t appended = 0, ooo = 0;
+    {
+      absl::ReaderMutexLock vis(&h_->visibility_mu);
+      for (const PendingSample& p : samples_) {
+        absl::MutexLock l(&p.s->mu);
+        if (h_->AppendLocked(p.s, p.t, p.v)) {
+          ++appended;
+          mint = std::min(mint, p.t);
+          maxt = std::max(maxt, p.t);
+        } else if (p.t < p.s->head_maxt) {
+          ++ooo;  // out of order within the batch (or against a concurrent commit)
+        }
+        --p.s->pending;
+      }
+      if (appended > 0) {
+        AtomicMin(h_->min_time, mint);
+        AtomicMax(h_->max_time, maxt);
+      }
+    }
+    for (MemSeries* s : created_) {
+      absl::MutexLock l(&s->mu);
+      --s->pending;  // the pending taken at creation
+    }
+    h_->samples_appended.fetch_add(appended, std::memory_order_relaxed);
+    h_->out_of_order.fetch_add(ooo, std::memory_order_relaxed);
+    samples_.clear();
+    created_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status Rollback() override {
+    if (done_) return absl::FailedPreconditionError("rollback: appender already finished");
+    done_ = true;
+    absl::Status st;
+    // Series exist in the head whether or not the batch is kept, so log them anyway.
+    if (h_->opts.wal != nullptr) st = LogToWal(/*with_samples=*/false);
+    Release();
+    return base::Annotate(st, "rollback: write-ahead log");
+  }
+
+ private:
+  static double LastValueLocked(MemSeries* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+    // The newest sample is the last of the open chunk; decoding it is rare (only on equal
+    // timestamps) so no per-series copy is kept.
+    chunkenc::XorIterator it(s->head_bytes);
+    double v = 0;
+    while (it.Next()) v = it.At().v;
+    return v;
+  }
+
+  // Drops the pending counts this appender holds.
+  void Release() {
+    for (const PendingSample& p : samples_) {
+      absl::MutexLock l(&p.s->mu);
+      --p.s->pending;
+    }
+    for (MemSeries* s : created_) {
+      absl::MutexLock l(&s->mu);
+      --s->pending;
+    }
+    samples_.clear();
+    created_.clear();
+  }
+
+  absl::Status LogToWal(bool with_samples) {
+    // Series records first: every series created here, and any series of a sample whose
+    // record has not been logged yet (its creator may not have committed), so a sample is
+    // never in the log without its series.
+    std::vector<record::RefSeries> series;
+    absl::flat_hash_set<MemSeries*> seen;
+    auto want = [&](MemSeries* s) {
+      if (s->wal_logged.load(std::memory_order_acquire)) return;
+      if (!seen.insert(s).second) return;
+      series.push_back({s->ref, s->lset});
+    };
+    for (MemSeries* s : created_) want(s);
+    std::vector<record::RefSample> samples;
+    if (with_samples) {
+      samples.reserve(samples_.size());
+      for (const PendingSample& p : samples_) {
+        want(p.s);
+        samples.push_back({p.s->ref, p.t, p.v});
+      }
+    }
+    if (series.empty() && samples.empty()) return absl::OkStatus();
+    STRATA_RETURN_IF_ERROR(h_->opts.wal->Log(series, samples));
+    for (MemSeries* s : seen) s->wal_logged.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  Head::Impl* h_;
+  bool init_ = false;
+  bool done_ = false;
+  int64_t min_valid_ = kMinInt64;
+  std::vector<PendingSample> samples_;
+  std::vector<MemSeries*> created_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Querier.
+
+namespace {
+
+struct ChunkSpan {
+  int64_t mint;
+  int64_t maxt;
+  uint32_t off;
+  uint32_t len;
+};
+
+// Samples of a snapshot's chunks, clipped to [mint, maxt].
+class HeadSampleIterator final : public storage::SampleIterator {
+ public:
+  HeadSampleIterator(const std::string* data, const std::vector<ChunkSpan>* chunks,
+                     int64_t mint, int64_t maxt)
+      : data_(data), chunks_(chunks), mint_(mint), maxt_(maxt) {}
+
+  bool Next() override {
+    if (done_) return false;
+    if (!positioned_) return Seek(mint_);
+    for (;;) {
+      if (it_.Next()) {
+        if (it_.AtT() > maxt_) return Finish();
+        return true;
+      }
+      if (!it_.status().ok()) return Fail(it_.status());
+      // Later chunks start after this one ends, so after mint too.
+      if (!Open(ci_ + 1)) return Finish();
+    }
+  }
+
+  bool Seek(int64_t t) override {
+    if (done_) return false;
+    if (positioned_ && it_.AtT() >= t) return true;
+    if (t < mint_) t = mint_;
+    // Skip whole chunks that end before t.
+    size_t i = ci_;
+    if (!positioned_ && !opened_) i = 0;
+    while (i < chunks_->size() && (*chunks_)[i].maxt < t) ++i;
+    if (i != ci_ || !opened_) {
+      if (!Open(i)) return Finish();
+    }
+    for (;;) {
+      if (it_.Seek(t)) {
+        positioned_ = true;
+        if (it_.AtT() > maxt_) return Finish();
+        return true;
+      }
+      if (!it_.status().ok()) return Fail(it_.status());
+      if (!Open(ci_ + 1)) return Finish();
+    }
+  }
+
+  model::Sample At() const override { return it_.At(); }
+  absl::Status status() const override { return err_; }
+
+ private:
+  bool Open(size_t i) {
+    if (i >= chunks_->size() || (*chunks_)[i].mint > maxt_) return false;
+    ci_ = i;
+    const ChunkSpan& c = (*chunks_)[i];
+    it_.Reset(std::string_view(*data_).substr(c.off, c.len));
+    opened_ = true;
+    return true;
+  }
+  bool Finish() {
+    done_ = true;
+    return false;
+  }
+  bool Fail(absl::Status s) {
+    err_ = std::move(s);
+    return Finish();
+  }
+
+  const std::string* data_;
+  const std::vector<ChunkSpan>* chunks_;
+  int64_t mint_, maxt_;
+  chunkenc::XorIterator it_;
+  size_t ci_ = 0;
+  bool opened_ = false;      // it_ iterates chunk ci_
+  bool positioned_ = false;  // it_ sits on a sample (At() valid)
+  bool done_ = false;
+  absl::Status err_;
+};
+
+// A series copied out of the head: labels and the chunks overlapping the query range, all
+// bytes in one buffer.
+class HeadSeriesSnapshot final : public storage::Series {
+ public:
+  HeadSeriesSnapshot(Labels lset, int64_t mint, int64_t maxt)
+      : lset_(std::move(lset)), mint_(mint), maxt_(maxt) {}
+  const Labels& labels() const override { return lset_; }
+  std::unique_ptr<storage::SampleIterator> Iterator(
+      std::unique_ptr<storage::SampleIterator>) const override {
+    return std::make_unique<HeadSampleIterator>(&data_, &chunks_, mint_, maxt_);
+  }
+  void AddChunk(int64_t mint, int64_t maxt, std::string_view bytes) {
+    chunks_.push_back({mint, maxt, static_cast<uint32_t>(data_.size()),
+                       static_cast<uint32_t>(bytes.size())});
+    data_.append(bytes);
+  }
+  bool empty() const { return chunks_.empty(); }
+
+ private:
+  Labels lset_;
+  int64_t mint_, maxt_;
+  std::string data_;
+  std::vector<ChunkSpan> chunks_;
+};
+
+}  // namespace
+
+class HeadQuerier final : public storage::Querier {
+ public:
+  HeadQuerier(Head::Impl* h, int64_t mint, int64_t maxt) : h_(h), mint_(mint), maxt_(maxt) {}
+
+  std::unique_ptr<storage::SeriesSet> Select(const std::vector<model::Matcher>& matchers,
+                                             const storage::SelectHints* hints) override {
+    int64_t mint = mint_, maxt = maxt_;
+    if (hints != nullptr && (hints->start != 0 || hints->end != 0)) {
+      mint = std::max(mint, hints->start);
+      maxt = std::min(maxt, hints->end);
+    }
+    if (matchers.empty()) {
+      return storage::EmptySeriesSet(
+          absl::InvalidArgumentError("select: at least one matcher is required"));
+    }
+    std::vector<SeriesRef> refs;
+    absl::Status st = Refs(matchers, &refs);
+    if (!st.ok()) return storage::EmptySeriesSet(st);
+
+    std::vector<std::unique_ptr<storage::Series>> out;
+    {
+      absl::MutexLock vis(&h_->visibility_mu);
+      for (SeriesRef ref : refs) {
+        Head::Impl::Stripe& rs = h_->ForRef(ref);
+        absl::ReaderMutexLock l(&rs.mu);
+        auto it = rs.by_ref.find(ref);
+        if (it == rs.by_ref.end()) continue;  // removed by GC since the postings lookup
+        MemSeries* s = it->second.get();
+        absl::MutexLock sl(&s->mu);
+        if (s->removed) continue;
+        std::unique_ptr<HeadSeriesSnapshot> snap;
+        auto add = [&](int64_t cmint, int64_t cmaxt, std::string_view bytes) {
+          if (cmaxt < mint || cmint > maxt) return;
+          if (snap == nullptr) snap = std::make_unique<HeadSeriesSnapshot>(s->lset, mint, maxt);
+          snap->AddChunk(cmint, cmaxt, bytes);
+        };
+        for (const ClosedChunk& c : s->chunks) add(c.mint, c.maxt, c.bytes());
+        if (s->has_head && s->app.num_samples() > 0) {
+          add(s->head_mint, s->head_maxt, s->head_bytes);
+        }
+        if (snap != nullptr) out.push_back(std::move(snap));
+      }
+    }
+    return std::make_unique<storage::VectorSeriesSet>(std::move(out));
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      const std::vector<model::Matcher>& matchers) override {
+    if (!Overlaps()) return std::vector<std::string>{};
+    if (matchers.empty()) return h_->postings.LabelNames();
+    std::vector<SeriesRef> refs;
+    STRATA_RETURN_IF_ERROR(Refs(matchers, &refs));
+    absl::flat_hash_set<std::string> names;
+    ForLabels(refs, [&names](const Labels& l) {
+      for (const model::Label& x : l) names.insert(std::string(x.name));
+    });
+    std::vector<std::string> out(names.begin(), names.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      const std::string& name, const std::vector<model::Matcher>& matchers) override {
+    if (!Overlaps()) return std::vector<std::string>{};
+    if (matchers.empty()) return h_->postings.LabelValues(name);
+    // Only series that have the label: add name!="" as upstream labelValuesWithMatchers.
+    std::vector<model::Matcher> ms = matchers;
+    auto has = model::Matcher::Create(model::MatchType::kNotEqual, name, "");
+    if (!has.ok()) return has.status();
+    ms.push_back(*std::move(has));
+    std::vector<SeriesRef> refs;
+    STRATA_RETURN_IF_ERROR(Refs(ms, &refs));
+    absl::flat_hash_set<std::string> values;
+    ForLabels(refs, [&values, &name](const Labels& l) {
+      std::string_view v = l.Get(name);
+      if (!v.empty()) values.insert(std::string(v));
+    });
+    std::vector<std::string> out(values.begin(), values.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  bool Overlaps() const {
+    const int64_t hmin = h_->min_time.load(std::memory_order_acquire);
+    const int64_t hmax = h_->max_time.load(std::memory_order_acquire);
+    return !(mint_ > hmax || maxt_ < hmin);
+  }
+
+  absl::Status Refs(const std::vector<model::Matcher>& ms, std::vector<SeriesRef>* refs) {
+    auto reader = index::NewMemPostingsReader(h_->postings);
+    auto p = index::PostingsForMatchers(*reader, ms);
+    if (!p.ok()) return p.status();
+    return index::ExpandPostings(**p, refs);
+  }
+
+  template <typename Fn>
+  void ForLabels(const std::vector<SeriesRef>& refs, Fn fn) {
+    for (SeriesRef ref : refs) {
+      Head::Impl::Stripe& rs = h_->ForRef(ref);
+      absl::ReaderMutexLock l(&rs.mu);
+      auto it = rs.by_ref.find(ref);
+      if (it == rs.by_ref.end()) continue;
+      fn(it->second->lset);
+    }
+  }
+
+  Head::Impl* h_;
+  int64_t mint_, maxt_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Head.
+
+Head::Head(HeadOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
+Head::~Head() = default;
+
+const HeadOptions& Head::options() const { return impl_->opts; }
+int64_t Head::MinTime() const { return impl_->min_time.load(std::memory_order_acquire); }
+int64_t Head::MaxTime() const { return impl_->max_time.load(std::memory_order_acquire); }
+
+std::unique_ptr<storage::Appender> Head::NewAppender() {
+  return std::make_unique<HeadAppender>(impl_.get());
+}
+
+absl::StatusOr<std::unique_ptr<storage::Querier>> Head::NewQuerier(int64_t mint, int64_t maxt) {
+  return std::unique_ptr<storage::Querier>(std::make_unique<HeadQuerier>(impl_.get(), mint, maxt));
+}
+
+absl::Status Head::Truncate(int64_t mint) {
+  Impl& h = *impl_;
+  absl::MutexLock tl(&h.truncate_mu);
+  AtomicMax(h.min_valid_time, mint);
+  std::vector<std::pair<SeriesRef, Labels>> deleted;
+  std::vector<MemSeries*> dead;
+  int64_t actual_min = kMaxInt64;
+  uint64_t chunks_dropped = 0;
+  for (uint64_t i = 0; i <= h.mask; ++i) {
+    Impl::Stripe& hs = h.stripes[i];
+    dead.clear();
+    {
+      absl::MutexLock l(&hs.mu);
+      for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
+        MemSeries** pp = &it->second;
+        while (*pp != nullptr) {
+          MemSeries* s = *pp;
+          bool remove = false;
+          {
+            absl::MutexLock sl(&s->mu);
+            size_t drop = 0;
+            while (drop < s->chunks.size() && s->chunks[drop].maxt < mint) ++drop;
+            if (drop > 0) {
+              s->chunks.erase(s->chunks.begin(), s->chunks.begin() + drop);
+              chunks_dropped += drop;
+            }
+            if (s->has_head && s->head_maxt < mint) {
+              // Prometheus drops the open chunk too once it is wholly before mint; a pending
+              // sample then starts a new one at commit.
+              s->has_head = false;
+              std::string().swap(s->head_bytes);
+              s->app = chunkenc::XorAppender(&s->head_bytes, h.opts.xor_options);
+              ++chunks_dropped;
+            }
+            if (!s->has_head && s->chunks.empty() && s->pending == 0) {
+              s->removed = true;
+              remove = true;
+            } else if (s->has_head || !s->chunks.empty()) {
+              actual_min = std::min(actual_min, s->MinTimeLocked());
+            }
+          }
+          if (remove) {
+            *pp = s->hash_next;
+            dead.push_back(s);
+          } else {
+            pp = &s->hash_next;
+          }
+        }
+        if (it->second == nullptr) {
+          hs.by_hash.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+    // Unlinked from the hash chain and marked removed, so lookups by ref ignore them; free
+    // them under their ref stripe, which no reader holds while touching them.
+    for (MemSeries* s : dead) {
+      Impl::Stripe& rs = h.ForRef(s->ref);
+      std::unique_ptr<MemSeries> owned;
+      {
+        absl::MutexLock rl(&rs.mu);
+        auto node = rs.by_ref.extract(s->ref);
+        owned = std::move(node.mapped());
+      }
+      deleted.emplace_back(owned->ref, std::move(owned->lset));
+    }
+  }
+  h.postings.Delete(deleted);
+  h.num_series.fetch_sub(deleted.size(), std::memory_order_relaxed);
+  h.series_removed.fetch_add(deleted.size(), std::memory_order_relaxed);
+  h.num_chunks.fetch_sub(chunks_dropped, std::memory_order_relaxed);
+  h.chunks_removed.fetch_add(chunks_dropped, std::memory_order_relaxed);
+  // The head now starts at mint, or later if its oldest remaining sample is later.
+  if (h.min_time.load() != kMaxInt64) {
+    const int64_t nmin = actual_min == kMaxInt64 ? mint : std::max(mint, actual_min);
+    AtomicMax(h.min_time, nmin);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Head::ReplaySeries(std::span<const record::RefSeries> series) {
+  Impl& h = *impl_;
+  for (const record::RefSeries& rs : series) {
+    if (rs.labels.empty() || rs.ref == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("replay: series record with ref ", rs.ref, " and labels ",
+                       rs.labels.ToString(), " is invalid"));
+    }
+    bool created = false;
+    auto got = h.GetOrCreate(rs.labels.Hash(), rs.labels, rs.ref, /*pend=*/false, &created);
+    if (!got.ok()) return base::Annotate(got.status(), "replay");
+    MemSeries* s = *got;
+    s->wal_logged.store(true, std::memory_order_release);
+    if (!created && s->ref != rs.ref) {
+      absl::MutexLock l(&h.replay_mu);
+      h.replay_ref_map[rs.ref] = s->ref;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Head::ReplaySamples(std::span<const record::RefSample> samples) {
+  Impl& h = *impl_;
+  int64_t mint = kMaxInt64, maxt = kMinInt64;
+  uint64_t appended = 0;
+  const int64_t min_valid = h.min_valid_time.load(std::memory_order_acquire);
+  for (const record::RefSample& rs : samples) {
+    MemSeries* s = h.GetByRef(rs.ref, /*pend=*/false);
+    if (s == nullptr) {
+      SeriesRef mapped = 0;
+      {
+        absl::MutexLock l(&h.replay_mu);
+        auto it = h.replay_ref_map.find(rs.ref);
+        if (it != h.replay_ref_map.end()) mapped = it->second;
+      }
+      if (mapped != 0) s = h.GetByRef(mapped, /*pend=*/false);
+    }
+    if (s == nullptr) {
+      h.unknown_refs.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (rs.t < min_valid) {
+      h.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    absl::MutexLock l(&s->mu);
+    if (h.AppendLocked(s, rs.t, rs.v)) {
+      ++appended;
+      mint = std::min(mint, rs.t);
+      maxt = std::max(maxt, rs.t);
+    } else if (rs.t < s->head_maxt) {
+      h.out_of_order.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (appended > 0) {
+    AtomicMin(h.min_time, mint);
+    AtomicMax(h.max_time, maxt);
+  }
+  h.samples_appended.fetch_add(appended, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+uint64_t Head::replay_unknown_refs() const { return impl_->unknown_refs.load(); }
+
+HeadStats Head::Stats() const {
+  const Impl& h = *impl_;
+  HeadStats s;
+  s.num_series = h.num_series.load();
+  s.num_chunks = h.num_chunks.load();
+  s.samples_appended = h.samples_appended.load();
+  s.out_of_order_samples = h.out_of_order.load();
+  s.out_of_bounds_samples = h.out_of_bounds.load();
+  s.duplicate_samples = h.duplicates.load();
+  s.series_created = h.series_created.load();
+  s.series_removed = h.series_removed.load();
+  s.chunks_removed = h.chunks_removed.load();
+  return s;
+}
+
+void Head::ForEachSeries(const std::function<void(model::SeriesRef, const model::Labels&,
+                                                  std::span<const HeadChunkView>)>& fn) const {
+  std::vector<HeadChunkView> views;
+  for (uint64_t i = 0; i <= impl_->mask; ++i) {
+    Impl::Stripe& rs = impl_->stripes[i];
+    absl::ReaderMutexLock l(&rs.mu);
+    for (const auto& [ref, s] : rs.by_ref) {
+      absl::MutexLock sl(&s->mu);
+      if (s->removed) continue;
+      views.clear();
+      for (const ClosedChunk& c : s->chunks) views.push_back({c.mint, c.maxt, c.bytes()});
+      if (s->has_head && s->app.num_samples() > 0) {
+        views.push_back({s->head_mint, s->head_maxt, s->head_bytes});
+      }
+      fn(ref, s->lset, views);
+    }
+  }
+}
+
+}  // namespace strata::tsdb
