@@ -1,0 +1,101 @@
+// strata::tsdb::block BlockWriter: persists a set of series as a Prometheus block directory
+// (meta.json, index, chunks/, tombstones), byte-identical to what Prometheus 2.42 writes for
+// the same samples (promtool tsdb create-blocks-from, or a head compaction).
+//
+// Series may be added in any order; Flush() sorts them by labels. Samples given as raw
+// (t, v) pairs are cut into XOR chunks exactly as the 2.42 head does
+// (../shared/formats/tsdb-format.md section 5): a chunk ends at the end of the aligned
+// `chunk_range` window of its first sample, re-estimated once it holds 30 samples so that
+// the remaining window is split evenly, and never holds more than 240 samples; chunk bytes
+// use the 2.42 bit writer. Already-encoded chunks are written verbatim.
+//
+// The block is written under `<parent>/<ULID>.tmp-for-creation`, every file synced, then
+// renamed to `<parent>/<ULID>` and the parent synced; on error the temporary directory is
+// removed (best effort).
+//
+// Memory: all added series and their samples or chunks are held until Flush().
+// Thread-safety: not thread-safe; one owner drives a writer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "strata/base/file_system.h"
+#include "strata/chunkenc/xor.h"
+#include "strata/model/labels.h"
+#include "strata/model/sample.h"
+#include "strata/tsdb/block/chunks.h"
+#include "strata/tsdb/block/meta.h"
+
+namespace strata::tsdb::block {
+
+inline constexpr int64_t kDefaultChunkRange = 2 * 60 * 60 * 1000;  // 2h in ms
+
+struct BlockWriterOptions {
+  // The head's chunk range in ms (Prometheus: the minimum block duration, 2h); decides
+  // where chunks are cut. Must be > 0.
+  int64_t chunk_range = kDefaultChunkRange;
+  // Maximum bytes per chunk segment file.
+  uint64_t segment_size = kDefaultSegmentSize;
+  // Write 2.42's XOR bytes (the default, for byte identity with promtool 2.42) or 3.x's.
+  bool prometheus_2_42 = true;
+  // The block's time range. Unset: [smallest timestamp, largest timestamp + 1), as promtool
+  // create-blocks-from writes. Every sample must lie in [min_time, max_time).
+  std::optional<int64_t> min_time;
+  std::optional<int64_t> max_time;
+  // The block id. Unset: a new ULID for the current time.
+  std::optional<Ulid> ulid;
+};
+
+// An already-encoded chunk for AddChunks: its closed time range and bytes.
+struct EncodedChunk {
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  chunkenc::Encoding encoding = chunkenc::Encoding::kXor;
+  std::string data;
+  // Samples in the chunk, for meta.json's numSamples.
+  uint64_t num_samples = 0;
+};
+
+// Cuts `samples` (strictly increasing timestamps) into XOR chunks as the Prometheus 2.42 head
+// does for chunk range `chunk_range`. Exposed for the head and for tests.
+std::vector<EncodedChunk> CutChunks(const std::vector<model::Sample>& samples,
+                                    int64_t chunk_range, chunkenc::XorOptions opts);
+
+class BlockWriter {
+ public:
+  // `parent` is the directory the block is created in (it must exist).
+  BlockWriter(base::FileSystem& fs, std::string parent, BlockWriterOptions opts = {});
+  ~BlockWriter();
+  BlockWriter(const BlockWriter&) = delete;
+  BlockWriter& operator=(const BlockWriter&) = delete;
+
+  // Adds a series with its samples (any order; sorted here). A repeated timestamp with the
+  // same value bits is dropped, as the head drops duplicates. InvalidArgument for an empty
+  // label set, a label set added before, or a repeated timestamp with a different value. A
+  // series without samples is accepted and left out of the block.
+  absl::Status AddSeries(model::Labels lset, std::vector<model::Sample> samples);
+  // Adds a series with encoded chunks (sorted by time, non-overlapping). InvalidArgument for
+  // an empty or repeated label set or chunks out of order.
+  absl::Status AddChunks(model::Labels lset, std::vector<EncodedChunk> chunks);
+
+  // Writes the block and returns its meta (meta.ulid names the directory). FailedPrecondition
+  // if called twice or if no series has samples (Prometheus does not write empty blocks);
+  // InvalidArgument if a sample lies outside the configured range; I/O errors otherwise.
+  absl::StatusOr<BlockMeta> Flush();
+
+ private:
+  struct Series;
+  base::FileSystem& fs_;
+  std::string parent_;
+  BlockWriterOptions opts_;
+  std::vector<Series> series_;
+  bool flushed_ = false;
+};
+
+}  // namespace strata::tsdb::block
