@@ -5,6 +5,12 @@
 set -euo pipefail
 build=$1
 src=$2
+sanitize=${3:-none}
+if [ "$sanitize" != none ]; then
+  # Consumers built here are not instrumented and cannot link a sanitized libstrata.
+  echo "sanitized build ($sanitize): packaging checks run in the plain build only"
+  exit 77
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest=$work/root
@@ -37,3 +43,14 @@ cmake -S "$src/tests/packaging/cmake" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH
 cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/consumer" | grep -q '__name__="up"'
 echo "cmake find_package consumer: ok"
+
+# meson: strata as a subproject, through dependency('strata') and override_dependency.
+mkdir -p "$work/meson/subprojects"
+cp "$src/tests/packaging/meson/meson.build" "$work/meson/"
+cp "$src/tests/packaging/consumer.cc" "$work/"
+ln -s "$src" "$work/meson/subprojects/strata"
+meson setup "$work/meson-build" "$work/meson" --wrap-mode=nodownload -Dbuildtype=plain \
+  -Dstrata:tests=false -Dstrata:benchmarks=false -Dstrata:examples=false >/dev/null
+ninja -C "$work/meson-build" consumer >/dev/null
+"$work/meson-build/consumer" | grep -q '__name__="up"'
+echo "meson subproject consumer: ok"
