@@ -6,7 +6,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "strata/base/status.h"
 
 namespace strata::index {
@@ -32,7 +32,7 @@ size_t StringHeap(const std::string& s) { return s.capacity() > 15 ? s.capacity(
 }  // namespace
 
 struct MemPostings::Impl {
-  mutable absl::Mutex mu;
+  mutable base::Mutex mu;
   // name -> value -> refs; the all-postings list lives under ("", "").
   absl::flat_hash_map<std::string, ValueMap> m ABSL_GUARDED_BY(mu);
 };
@@ -41,7 +41,7 @@ MemPostings::MemPostings() : impl_(std::make_unique<Impl>()) {}
 MemPostings::~MemPostings() = default;
 
 void MemPostings::Add(SeriesRef ref, const model::Labels& lset) {
-  absl::MutexLock l(&impl_->mu);
+  base::MutexLock l(&impl_->mu);
   auto& m = impl_->m;
   InsertSorted(m[""][""], ref);
   for (const model::Label& lbl : lset) {
@@ -60,7 +60,7 @@ void MemPostings::Delete(std::span<const std::pair<SeriesRef, model::Labels>> se
     l.shrink_to_fit();
   };
 
-  absl::MutexLock l(&impl_->mu);
+  base::MutexLock l(&impl_->mu);
   auto& m = impl_->m;
   // Only the lists of the deleted series' labels can contain them; each is filtered once.
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>> done;
@@ -88,7 +88,7 @@ void MemPostings::Delete(std::span<const std::pair<SeriesRef, model::Labels>> se
 
 std::unique_ptr<Postings> MemPostings::Get(std::string_view name,
                                            std::string_view value) const {
-  absl::ReaderMutexLock l(&impl_->mu);
+  base::ReaderMutexLock l(&impl_->mu);
   auto nit = impl_->m.find(base::ToAbsl(name));
   if (nit == impl_->m.end()) return EmptyPostings();
   auto vit = nit->second.find(base::ToAbsl(value));
@@ -100,7 +100,7 @@ std::unique_ptr<Postings> MemPostings::GetMany(std::string_view name,
                                                std::span<const std::string> values) const {
   std::vector<std::unique_ptr<Postings>> its;
   {
-    absl::ReaderMutexLock l(&impl_->mu);
+    base::ReaderMutexLock l(&impl_->mu);
     auto nit = impl_->m.find(base::ToAbsl(name));
     if (nit == impl_->m.end()) return EmptyPostings();
     for (const std::string& v : values) {
@@ -116,7 +116,7 @@ std::unique_ptr<Postings> MemPostings::GetMatching(
     const std::function<bool(std::string_view)>& match, size_t* num_values) const {
   std::vector<std::unique_ptr<Postings>> its;
   {
-    absl::ReaderMutexLock l(&impl_->mu);
+    base::ReaderMutexLock l(&impl_->mu);
     auto nit = impl_->m.find(base::ToAbsl(name));
     if (nit != impl_->m.end()) {
       for (const auto& [v, list] : nit->second) {
@@ -133,7 +133,7 @@ std::unique_ptr<Postings> MemPostings::GetMatching(
 std::vector<std::string> MemPostings::LabelNames() const {
   std::vector<std::string> out;
   {
-    absl::ReaderMutexLock l(&impl_->mu);
+    base::ReaderMutexLock l(&impl_->mu);
     out.reserve(impl_->m.size());
     for (const auto& [name, values] : impl_->m) {
       if (!name.empty()) out.push_back(name);
@@ -146,7 +146,7 @@ std::vector<std::string> MemPostings::LabelNames() const {
 std::vector<std::string> MemPostings::LabelValues(std::string_view name) const {
   std::vector<std::string> out;
   {
-    absl::ReaderMutexLock l(&impl_->mu);
+    base::ReaderMutexLock l(&impl_->mu);
     auto nit = impl_->m.find(base::ToAbsl(name));
     if (nit == impl_->m.end()) return out;
     out.reserve(nit->second.size());
@@ -157,7 +157,7 @@ std::vector<std::string> MemPostings::LabelValues(std::string_view name) const {
 }
 
 size_t MemPostings::NumSeries() const {
-  absl::ReaderMutexLock l(&impl_->mu);
+  base::ReaderMutexLock l(&impl_->mu);
   auto nit = impl_->m.find("");
   if (nit == impl_->m.end()) return 0;
   auto vit = nit->second.find("");
@@ -165,7 +165,7 @@ size_t MemPostings::NumSeries() const {
 }
 
 size_t MemPostings::ApproxHeapBytes() const {
-  absl::ReaderMutexLock l(&impl_->mu);
+  base::ReaderMutexLock l(&impl_->mu);
   size_t total = impl_->m.capacity() * (sizeof(std::string) + sizeof(ValueMap) + 1);
   for (const auto& [name, values] : impl_->m) {
     total += StringHeap(name);

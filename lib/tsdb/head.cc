@@ -10,12 +10,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "base/status_macros.h"
 #include "strata/base/status.h"
 #include "strata/index/mem_postings.h"
 #include "strata/index/postings_for_matchers.h"
 #include "strata/tsdb/errors.h"
+#include "tsdb/spin_mutex.h"
 
 namespace strata::tsdb {
 
@@ -67,18 +68,18 @@ struct MemSeries {
   MemSeries(SeriesRef r, Labels l, const chunkenc::XorOptions& opts)
       : ref(r), lset(std::move(l)), app(&head_bytes, opts) {}
 
-  absl::Mutex mu;
   const SeriesRef ref;
-  Labels lset;                      // moved out only by GC after unlinking
-  MemSeries* hash_next = nullptr;   // collision chain of equal label hashes
+  Labels lset;                     // moved out only by GC after unlinking
+  MemSeries* hash_next = nullptr;  // collision chain of equal label hashes
 
   std::vector<ClosedChunk> chunks ABSL_GUARDED_BY(mu);  // cut chunks, oldest first
   std::string head_bytes ABSL_GUARDED_BY(mu);           // the open chunk's data
   chunkenc::XorAppender app ABSL_GUARDED_BY(mu);        // appends to head_bytes
   int64_t head_mint ABSL_GUARDED_BY(mu) = kMaxInt64;
   int64_t head_maxt ABSL_GUARDED_BY(mu) = kMinInt64;
-  int64_t next_at ABSL_GUARDED_BY(mu) = kMinInt64;      // cut the head chunk at this t
-  uint32_t pending ABSL_GUARDED_BY(mu) = 0;  // samples appended but not committed/rolled back
+  int64_t next_at ABSL_GUARDED_BY(mu) = kMinInt64;  // cut the head chunk at this t
+  uint32_t pending ABSL_GUARDED_BY(mu) = 0;  // appended but not yet committed/rolled back
+  SpinMutex mu;
   bool has_head ABSL_GUARDED_BY(mu) = false;
   bool removed ABSL_GUARDED_BY(mu) = false;  // GC unlinked it; lookups must ignore it
   std::atomic<bool> wal_logged{false};       // its series record reached the WalSink
@@ -103,7 +104,7 @@ struct Head::Impl {
   // A lock stripe. Stripe locks never nest; a stripe lock is taken before a series' mu, and
   // visibility_mu before both.
   struct Stripe {
-    absl::Mutex mu;
+    base::Mutex mu;
     absl::flat_hash_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<uint64_t, MemSeries*> by_hash ABSL_GUARDED_BY(mu);
   };
@@ -139,9 +140,9 @@ struct Head::Impl {
 
   // Commits hold it shared while applying a batch; Select holds it exclusively while it
   // snapshots series, so a snapshot never contains part of a batch.
-  absl::Mutex visibility_mu;
+  base::Mutex visibility_mu;
   // Serialises Truncate() calls.
-  absl::Mutex truncate_mu;
+  base::Mutex truncate_mu;
 
   std::atomic<int64_t> min_time{kMaxInt64};
   std::atomic<int64_t> max_time{kMinInt64};
@@ -149,7 +150,7 @@ struct Head::Impl {
   std::atomic<SeriesRef> last_ref{0};
 
   // Replay: refs logged for labels that already had another ref.
-  absl::Mutex replay_mu;
+  base::Mutex replay_mu;
   absl::flat_hash_map<SeriesRef, SeriesRef> replay_ref_map ABSL_GUARDED_BY(replay_mu);
 
   std::atomic<uint64_t> num_series{0};
@@ -175,11 +176,11 @@ MemSeries* Head::Impl::FindInChain(Stripe& hs, uint64_t hash, const Labels& lset
 
 MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend) {
   Stripe& st = ForRef(ref);
-  absl::ReaderMutexLock l(&st.mu);
+  base::ReaderMutexLock l(&st.mu);
   auto it = st.by_ref.find(ref);
   if (it == st.by_ref.end()) return nullptr;
   MemSeries* s = it->second.get();
-  absl::MutexLock sl(&s->mu);
+  SpinMutexLock sl(&s->mu);
   if (s->removed) return nullptr;
   if (pend) ++s->pending;
   return s;
@@ -191,11 +192,11 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   *created = false;
   Stripe& hs = ForHash(hash);
   {
-    absl::ReaderMutexLock l(&hs.mu);
+    base::ReaderMutexLock l(&hs.mu);
     if (MemSeries* s = FindInChain(hs, hash, lset); s != nullptr) {
       // Series in a hash chain are never marked removed: GC unlinks them under hs.mu.
       if (pend) {
-        absl::MutexLock sl(&s->mu);
+        SpinMutexLock sl(&s->mu);
         ++s->pending;
       }
       return s;
@@ -204,10 +205,10 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   MemSeries* s = nullptr;
   std::unique_ptr<MemSeries> owned;
   {
-    absl::MutexLock l(&hs.mu);
+    base::MutexLock l(&hs.mu);
     if (MemSeries* found = FindInChain(hs, hash, lset); found != nullptr) {
       if (pend) {
-        absl::MutexLock sl(&found->mu);
+        SpinMutexLock sl(&found->mu);
         ++found->pending;
       }
       return found;
@@ -225,7 +226,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
     {
       // Pending until it is reachable by ref, so GC (which finds it through the hash
       // chain) leaves it alone in between.
-      absl::MutexLock sl(&s->mu);
+      SpinMutexLock sl(&s->mu);
       s->pending = 1;
     }
     auto [it, inserted] = hs.by_hash.try_emplace(hash, s);
@@ -238,7 +239,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   bool clash = false;
   {
     Stripe& rs = ForRef(ref);
-    absl::MutexLock l(&rs.mu);
+    base::MutexLock l(&rs.mu);
     auto [it, inserted] = rs.by_ref.try_emplace(ref, std::move(owned));
     clash = !inserted;
   }
@@ -246,7 +247,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
     // Only replay passes refs; a ref logged for two different label sets is corrupt input.
     // Unlink the new series again.
     {
-      absl::MutexLock l(&hs.mu);
+      base::MutexLock l(&hs.mu);
       auto it = hs.by_hash.find(hash);
       MemSeries** pp = &it->second;
       while (*pp != s) pp = &(*pp)->hash_next;
@@ -260,7 +261,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   }
   postings.Add(ref, lset);
   {
-    absl::MutexLock sl(&s->mu);
+    SpinMutexLock sl(&s->mu);
     if (!pend) s->pending = 0;
   }
   num_series.fetch_add(1, std::memory_order_relaxed);
@@ -360,13 +361,13 @@ class HeadAppender final : public storage::Appender {
       if (created) {
         // created_ holds its own pending count (released at Commit/Rollback) so the series
         // outlives this appender's use of it for the WAL even if this sample is refused.
-        absl::MutexLock l(&s->mu);
+        SpinMutexLock l(&s->mu);
         ++s->pending;
         created_.push_back(s);
       }
     }
     {
-      absl::MutexLock l(&s->mu);
+      SpinMutexLock l(&s->mu);
       absl::Status err;
       if (s->has_head && t <= s->head_maxt) {
         if (t < s->head_maxt) {
@@ -400,9 +401,9 @@ class HeadAppender final : public storage::Appender {
     int64_t mint = kMaxInt64, maxt = kMinInt64;
     uint64_t appended = 0, ooo = 0;
     {
-      absl::ReaderMutexLock vis(&h_->visibility_mu);
+      base::ReaderMutexLock vis(&h_->visibility_mu);
       for (const PendingSample& p : samples_) {
-        absl::MutexLock l(&p.s->mu);
+        SpinMutexLock l(&p.s->mu);
         if (h_->AppendLocked(p.s, p.t, p.v)) {
           ++appended;
           mint = std::min(mint, p.t);
@@ -418,7 +419,7 @@ class HeadAppender final : public storage::Appender {
       }
     }
     for (MemSeries* s : created_) {
-      absl::MutexLock l(&s->mu);
+      SpinMutexLock l(&s->mu);
       --s->pending;  // the pending taken at creation
     }
     h_->samples_appended.fetch_add(appended, std::memory_order_relaxed);
@@ -451,11 +452,11 @@ class HeadAppender final : public storage::Appender {
   // Drops the pending counts this appender holds.
   void Release() {
     for (const PendingSample& p : samples_) {
-      absl::MutexLock l(&p.s->mu);
+      SpinMutexLock l(&p.s->mu);
       --p.s->pending;
     }
     for (MemSeries* s : created_) {
-      absl::MutexLock l(&s->mu);
+      SpinMutexLock l(&s->mu);
       --s->pending;
     }
     samples_.clear();
@@ -631,14 +632,14 @@ class HeadQuerier final : public storage::Querier {
 
     std::vector<std::unique_ptr<storage::Series>> out;
     {
-      absl::MutexLock vis(&h_->visibility_mu);
+      base::MutexLock vis(&h_->visibility_mu);
       for (SeriesRef ref : refs) {
         Head::Impl::Stripe& rs = h_->ForRef(ref);
-        absl::ReaderMutexLock l(&rs.mu);
+        base::ReaderMutexLock l(&rs.mu);
         auto it = rs.by_ref.find(ref);
         if (it == rs.by_ref.end()) continue;  // removed by GC since the postings lookup
         MemSeries* s = it->second.get();
-        absl::MutexLock sl(&s->mu);
+        SpinMutexLock sl(&s->mu);
         if (s->removed) continue;
         std::unique_ptr<HeadSeriesSnapshot> snap;
         auto add = [&](int64_t cmint, int64_t cmaxt, std::string_view bytes) {
@@ -710,7 +711,7 @@ class HeadQuerier final : public storage::Querier {
   void ForLabels(const std::vector<SeriesRef>& refs, Fn fn) {
     for (SeriesRef ref : refs) {
       Head::Impl::Stripe& rs = h_->ForRef(ref);
-      absl::ReaderMutexLock l(&rs.mu);
+      base::ReaderMutexLock l(&rs.mu);
       auto it = rs.by_ref.find(ref);
       if (it == rs.by_ref.end()) continue;
       fn(it->second->lset);
@@ -741,7 +742,7 @@ absl::StatusOr<std::unique_ptr<storage::Querier>> Head::NewQuerier(int64_t mint,
 
 absl::Status Head::Truncate(int64_t mint) {
   Impl& h = *impl_;
-  absl::MutexLock tl(&h.truncate_mu);
+  base::MutexLock tl(&h.truncate_mu);
   AtomicMax(h.min_valid_time, mint);
   std::vector<std::pair<SeriesRef, Labels>> deleted;
   std::vector<MemSeries*> dead;
@@ -751,14 +752,14 @@ absl::Status Head::Truncate(int64_t mint) {
     Impl::Stripe& hs = h.stripes[i];
     dead.clear();
     {
-      absl::MutexLock l(&hs.mu);
+      base::MutexLock l(&hs.mu);
       for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
         MemSeries** pp = &it->second;
         while (*pp != nullptr) {
           MemSeries* s = *pp;
           bool remove = false;
           {
-            absl::MutexLock sl(&s->mu);
+            SpinMutexLock sl(&s->mu);
             size_t drop = 0;
             while (drop < s->chunks.size() && s->chunks[drop].maxt < mint) ++drop;
             if (drop > 0) {
@@ -800,7 +801,7 @@ absl::Status Head::Truncate(int64_t mint) {
       Impl::Stripe& rs = h.ForRef(s->ref);
       std::unique_ptr<MemSeries> owned;
       {
-        absl::MutexLock rl(&rs.mu);
+        base::MutexLock rl(&rs.mu);
         auto node = rs.by_ref.extract(s->ref);
         owned = std::move(node.mapped());
       }
@@ -834,7 +835,7 @@ absl::Status Head::ReplaySeries(std::span<const record::RefSeries> series) {
     MemSeries* s = *got;
     s->wal_logged.store(true, std::memory_order_release);
     if (!created && s->ref != rs.ref) {
-      absl::MutexLock l(&h.replay_mu);
+      base::MutexLock l(&h.replay_mu);
       h.replay_ref_map[rs.ref] = s->ref;
     }
   }
@@ -851,7 +852,7 @@ absl::Status Head::ReplaySamples(std::span<const record::RefSample> samples) {
     if (s == nullptr) {
       SeriesRef mapped = 0;
       {
-        absl::MutexLock l(&h.replay_mu);
+        base::MutexLock l(&h.replay_mu);
         auto it = h.replay_ref_map.find(rs.ref);
         if (it != h.replay_ref_map.end()) mapped = it->second;
       }
@@ -865,7 +866,7 @@ absl::Status Head::ReplaySamples(std::span<const record::RefSample> samples) {
       h.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    absl::MutexLock l(&s->mu);
+    SpinMutexLock l(&s->mu);
     if (h.AppendLocked(s, rs.t, rs.v)) {
       ++appended;
       mint = std::min(mint, rs.t);
@@ -904,9 +905,9 @@ void Head::ForEachSeries(const std::function<void(model::SeriesRef, const model:
   std::vector<HeadChunkView> views;
   for (uint64_t i = 0; i <= impl_->mask; ++i) {
     Impl::Stripe& rs = impl_->stripes[i];
-    absl::ReaderMutexLock l(&rs.mu);
+    base::ReaderMutexLock l(&rs.mu);
     for (const auto& [ref, s] : rs.by_ref) {
-      absl::MutexLock sl(&s->mu);
+      SpinMutexLock sl(&s->mu);
       if (s->removed) continue;
       views.clear();
       for (const ClosedChunk& c : s->chunks) views.push_back({c.mint, c.maxt, c.bytes()});

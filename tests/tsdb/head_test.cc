@@ -8,7 +8,7 @@
 #include <random>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "strata/chunkenc/xor.h"
 #include "strata/tsdb/errors.h"
 #include "testing/status_matchers.h"
@@ -363,13 +363,13 @@ class RecordingSink final : public WalSink {
  public:
   absl::Status Log(std::span<const record::RefSeries> series,
                    std::span<const record::RefSample> samples) override {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     if (fail_) return absl::UnavailableError("disk full");
     series_.insert(series_.end(), series.begin(), series.end());
     samples_.insert(samples_.end(), samples.begin(), samples.end());
     return absl::OkStatus();
   }
-  absl::Mutex mu_;
+  std::mutex mu_;
   bool fail_ = false;
   std::vector<record::RefSeries> series_;
   std::vector<record::RefSample> samples_;
