@@ -1,6 +1,8 @@
 #include "strata/promql/parser/ast.h"
 
+#include <algorithm>
 #include <bit>
+#include <tuple>
 #include <cmath>
 #include <cstdint>
 
@@ -171,6 +173,21 @@ bool EqualPtr(const ExprPtr& a, const ExprPtr& b) {
   return Equal(*a, *b);
 }
 
+// Matchers compare as a set: their order carries no meaning, and the printer sorts them
+// (as upstream's VectorSelector.String does).
+bool SameMatchers(const std::vector<model::Matcher>& a, const std::vector<model::Matcher>& b) {
+  if (a.size() != b.size()) return false;
+  auto key = [](const model::Matcher& m) {
+    return std::make_tuple(m.name(), static_cast<int>(m.type()), m.value());
+  };
+  std::vector<std::tuple<std::string, int, std::string>> x, y;
+  for (const auto& m : a) x.push_back(key(m));
+  for (const auto& m : b) y.push_back(key(m));
+  std::sort(x.begin(), x.end());
+  std::sort(y.begin(), y.end());
+  return x == y;
+}
+
 bool SameAt(const AtModifier& a, const AtModifier& b) {
   return a.kind == b.kind && a.timestamp_ms == b.timestamp_ms;
 }
@@ -203,7 +220,7 @@ bool Equal(const Expr& a, const Expr& b) {
     case NodeKind::kVectorSelector: {
       const auto& x = As<VectorSelector>(a);
       const auto& y = As<VectorSelector>(b);
-      return x.name == y.name && x.matchers == y.matchers && x.offset_ms == y.offset_ms &&
+      return x.name == y.name && SameMatchers(x.matchers, y.matchers) && x.offset_ms == y.offset_ms &&
              EqualPtr(x.offset_expr, y.offset_expr) && SameAt(x.at, y.at) &&
              x.anchored == y.anchored && x.smoothed == y.smoothed &&
              x.bypass_empty_matcher_check == y.bypass_empty_matcher_check;

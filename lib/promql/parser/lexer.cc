@@ -130,15 +130,15 @@ class Lexer {
 
  private:
   std::vector<Token> Fail(size_t pos, std::string msg) {
+    Error(pos, std::move(msg));
+    return std::move(out_);
+  }
+  bool Error(size_t pos, std::string msg) {
     Token t;
     t.type = Tok::kError;
     t.pos = static_cast<int32_t>(pos);
     t.error = std::move(msg);
     out_.push_back(std::move(t));
-    return std::move(out_);
-  }
-  bool Error(size_t pos, std::string msg) {
-    Fail(pos, std::move(msg));
     return false;
   }
   void Emit(Tok type, size_t start, size_t end) {
@@ -176,11 +176,11 @@ class Lexer {
       case '@': return one(Tok::kAt);
       case '=':
         if (Peek(1) == '=') return two(Tok::kEqlc);
-        if (Peek(1) == '~') return two(Tok::kEqlRegex);
+        // Regex matchers only exist inside braces (lex.go: `1 =~ 1` is a lexer error).
+        if (Peek(1) == '~') return Error(start, "unexpected character after '=': '~'");
         return one(Tok::kAssign);
       case '!':
         if (Peek(1) == '=') return two(Tok::kNeq);
-        if (Peek(1) == '~') return two(Tok::kNeqRegex);
         return Error(start, absl::StrCat("unexpected character after '!': ",
                                          QuoteRune(in_.substr(pos_ + 1))));
       case '<':
@@ -200,7 +200,8 @@ class Lexer {
         ++paren_depth_;
         return one(Tok::kLeftParen);
       case ')':
-        if (paren_depth_ == 0) return Error(start, "unexpected right parenthesis ')'");
+        // Upstream reports this one after the parenthesis (parse_test.go: "(1))" -> 1:5).
+        if (paren_depth_ == 0) return Error(start + 1, "unexpected right parenthesis ')'");
         --paren_depth_;
         return one(Tok::kRightParen);
       case '{':
@@ -335,6 +336,8 @@ class Lexer {
     digits();
     if (Peek() == '.') {
       ++pos_;
+      // lex.go's dot anti-pattern: "1..2" and "1._" are not numbers.
+      if (Peek() == '.' || Peek() == '_') return false;
       digits();
     }
     if (!hex && (Peek() == 'e' || Peek() == 'E')) {
@@ -343,6 +346,8 @@ class Lexer {
       if (Peek() == '+' || Peek() == '-') ++pos_;
       if (!digits()) pos_ = save;  // "1e" is 1 followed by the letter e
     }
+    // A second dot ("2.5.") makes the whole token a bad number, as in lex.go.
+    if (Peek() == '.') return false;
     return !IsAlnum(Peek());
   }
 

@@ -1,5 +1,6 @@
 #include "strata/promql/parser/printer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -28,12 +29,6 @@ void AppendFloat(double v, std::string* out) {
   out->append(buf, ec == std::errc() ? p : buf);
 }
 
-// A name the lexer reads back as a bare metric identifier: [a-zA-Z_][a-zA-Z0-9_:]*.
-bool IsBareMetricName(std::string_view s) {
-  if (s.empty() || s[0] == ':') return false;
-  return model::IsLegacyMetricName(s);
-}
-
 void AppendLabelName(std::string_view name, std::string* out) {
   if (model::IsLegacyLabelName(name)) {
     out->append(name);
@@ -42,8 +37,9 @@ void AppendLabelName(std::string_view name, std::string* out) {
   }
 }
 
+// " (a, b)" as upstream's writeLabels between " on (" and ")".
 void AppendLabelList(const std::vector<std::string>& labels, std::string* out) {
-  out->push_back('(');
+  out->append(" (");
   for (size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out->append(", ");
     AppendLabelName(labels[i], out);
@@ -95,7 +91,8 @@ class Printer {
       case NodeKind::kVectorSelector: {
         const auto& vs = As<VectorSelector>(e);
         Selector(vs);
-        Modifiers(vs.anchored, vs.smoothed, vs.at, vs.offset_ms, vs.offset_expr.get());
+        AppendAt(vs.at, out_);
+        Modifiers(vs.anchored, vs.smoothed, AtModifier{}, vs.offset_ms, vs.offset_expr.get());
         return;
       }
       case NodeKind::kMatrixSelector: {
@@ -135,11 +132,11 @@ class Printer {
         const auto& a = As<AggregateExpr>(e);
         out_->append(AggregateOpString(a.op));
         if (a.without) {
-          out_->append(" without ");
+          out_->append(" without");
           AppendLabelList(a.grouping, out_);
           out_->push_back(' ');
         } else if (!a.grouping.empty()) {
-          out_->append(" by ");
+          out_->append(" by");
           AppendLabelList(a.grouping, out_);
           out_->push_back(' ');
         }
@@ -170,43 +167,30 @@ class Printer {
   }
 
  private:
+  // As upstream: the name, then the other matchers sorted as strings and joined by ",".
   void Selector(const VectorSelector& vs) {
-    const bool bare = IsBareMetricName(vs.name);
-    std::vector<const model::Matcher*> rest;
+    std::vector<std::string> rest;
     for (const auto& m : vs.matchers) {
-      // The name written outside the braces is the trailing __name__ equality matcher.
-      if (!vs.name.empty() && &m == &vs.matchers.back() && m.name() == model::kMetricName &&
+      // The name written outside the braces is an equality matcher on __name__.
+      if (!vs.name.empty() && m.name() == model::kMetricName &&
           m.type() == model::MatchType::kEqual && m.value() == vs.name) {
         continue;
       }
-      rest.push_back(&m);
+      std::string str;
+      AppendLabelName(m.name(), &str);
+      str.append(model::MatchTypeString(m.type()));
+      str.append(model::QuoteGo(m.value()));
+      rest.push_back(std::move(str));
     }
-    if (bare) out_->append(vs.name);
-    if (!bare && !vs.name.empty()) {
-      // A non-legacy name goes inside the braces, quoted: {"my.metric", a="b"}. The
-      // parser turns it into a __name__ matcher, so it must come last to keep the order.
-      out_->push_back('{');
-      for (const auto* m : rest) {
-        Matcher(*m);
-        out_->append(", ");
-      }
-      out_->append(model::QuoteGo(vs.name));
-      out_->push_back('}');
-      return;
-    }
-    if (rest.empty() && !vs.name.empty()) return;
+    out_->append(vs.name);
+    if (rest.empty()) return;
+    std::sort(rest.begin(), rest.end());
     out_->push_back('{');
     for (size_t i = 0; i < rest.size(); ++i) {
-      if (i > 0) out_->append(", ");
-      Matcher(*rest[i]);
+      if (i > 0) out_->push_back(',');
+      out_->append(rest[i]);
     }
     out_->push_back('}');
-  }
-
-  void Matcher(const model::Matcher& m) {
-    AppendLabelName(m.name(), out_);
-    out_->append(model::MatchTypeString(m.type()));
-    out_->append(model::QuoteGo(m.value()));
   }
 
   void Modifiers(bool anchored, bool smoothed, const AtModifier& at, int64_t offset_ms,
@@ -276,22 +260,22 @@ class Printer {
         AppendLabelList(m.matching_labels, out_);
         if (grouped) {
           out_->append(m.card == Cardinality::kManyToOne ? " group_left" : " group_right");
-          if (!m.include.empty()) AppendLabelList(m.include, out_);
+          AppendLabelList(m.include, out_);
         }
       }
       if (m.fill_lhs && m.fill_rhs &&
           (*m.fill_lhs == *m.fill_rhs || (std::isnan(*m.fill_lhs) && std::isnan(*m.fill_rhs)))) {
-        out_->append(" fill(");
+        out_->append(" fill (");
         AppendFloat(*m.fill_lhs, out_);
         out_->push_back(')');
       } else {
         if (m.fill_lhs) {
-          out_->append(" fill_left(");
+          out_->append(" fill_left (");
           AppendFloat(*m.fill_lhs, out_);
           out_->push_back(')');
         }
         if (m.fill_rhs) {
-          out_->append(" fill_right(");
+          out_->append(" fill_right (");
           AppendFloat(*m.fill_rhs, out_);
           out_->push_back(')');
         }

@@ -231,7 +231,7 @@ class SeriesParser {
   }
 
   bool ParseItem(std::vector<SequenceValue>* out) {
-    if (Peek() == '_' && !IsAlpha(Peek(1)) && !IsDigit(Peek(1))) {
+    if (Peek() == '_' && (Peek(1) == 'x' || (!IsAlpha(Peek(1)) && !IsDigit(Peek(1))))) {
       ++pos_;
       uint64_t n = 1;
       if (Peek() == 'x') {

@@ -293,7 +293,8 @@ struct DurationContext {
 // InvalidArgument for division or modulo by zero and for a node that is not a duration.
 absl::StatusOr<double> EvalDurationExpr(const Expr& e, const DurationContext& ctx);
 
-// Deep structural equality, ignoring positions (used by round-trip tests).
+// Deep structural equality, ignoring positions and the order of a selector's matchers
+// (used by round-trip tests).
 bool Equal(const Expr& a, const Expr& b);
 
 // Returns a deep copy of `e` (positions kept).
