@@ -1,0 +1,83 @@
+// strata::promql::promqltest: runs Prometheus's PromQL test scripts (`load`, `clear`,
+// `eval instant|range ...` with expected results, as in promql/promqltest/testdata/*.test)
+// against the strata engine over an in-memory storage.
+//
+// The script language and the checks are described in
+// /work/shared/conformance/README.md; they follow upstream's promql/promqltest/test.go
+// (3.x) and promql/test.go (v2.42.0). In particular every instant eval is re-run with
+// `@ <t>` pinned on every selector at several evaluation times, and as a range query
+// t-1m..t+1m step 1m, unless the expression uses a time-dependent function.
+//
+// Native histograms are not supported by the engine yet: evals whose data or expected
+// result involves them (`{{...}}` values loaded since the last `clear`, `load_with_nhcb`, or
+// `{{` in the expected lines) are counted as skipped, not run.
+//
+// Thread-safety: MemStorage is not thread-safe; RunTestScript is reentrant.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "strata/model/labels.h"
+#include "strata/model/sample.h"
+#include "strata/promql/engine.h"
+#include "strata/storage/querier.h"
+
+namespace strata::promql::promqltest {
+
+// An in-memory storage::Queryable: series -> samples sorted by time. Queriers borrow the
+// data and stay valid until the next Add()/Clear().
+class MemStorage final : public storage::Queryable {
+ public:
+  // Adds (or replaces, on an equal timestamp) one sample.
+  void Add(const model::Labels& lset, int64_t t, double v);
+  // Adds many samples of one series; they need not be sorted.
+  void AddSeries(const model::Labels& lset, const std::vector<model::Sample>& samples);
+  void Clear() { series_.clear(); }
+  size_t num_series() const { return series_.size(); }
+
+  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
+                                                                int64_t maxt) override;
+
+ private:
+  std::map<model::Labels, std::vector<model::Sample>> series_;
+};
+
+struct Options {
+  // Run with Prometheus 2.x semantics (the engine's compat_2x) and the 2.42 runner's rules.
+  bool compat_2x = false;
+};
+
+// The outcome of one `eval` command.
+struct EvalResult {
+  enum class Outcome { kPassed, kFailed, kSkipped };
+  Outcome outcome = Outcome::kPassed;
+  int line = 0;            // 1-based line of the eval command
+  std::string command;     // the eval line as written
+  std::string message;     // why it failed (expected vs got), empty otherwise
+};
+
+struct FileResult {
+  std::string name;
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;
+  std::vector<EvalResult> evals;
+};
+
+// Runs the script `content` (named `name` in messages). Returns InvalidArgument, naming the
+// line, if the script itself is malformed (unknown command, bad load line, bad duration);
+// failing evals are reported in the result, not as an error.
+absl::StatusOr<FileResult> RunTestScript(std::string_view content, std::string_view name,
+                                         const Options& opts = {});
+
+// Reads and runs the file at `path`. Returns NotFound/Unavailable if it cannot be read, and
+// RunTestScript's errors.
+absl::StatusOr<FileResult> RunTestFile(const std::string& path, const Options& opts = {});
+
+}  // namespace strata::promql::promqltest
