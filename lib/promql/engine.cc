@@ -77,11 +77,31 @@ struct RangeSource {
 
 absl::Status Invalid(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
 
-bool DropsName(BinaryOp op) {
+// Go's math.Max / math.Min: an infinity wins over NaN, NaN over everything else.
+double GoMax(double a, double b) {
+  if (std::isinf(a) && a > 0) return a;
+  if (std::isinf(b) && b > 0) return b;
+  if (std::isnan(a) || std::isnan(b)) return kNaN;
+  if (a == 0 && b == 0) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+double GoMin(double a, double b) {
+  if (std::isinf(a) && a < 0) return a;
+  if (std::isinf(b) && b < 0) return b;
+  if (std::isnan(a) || std::isnan(b)) return kNaN;
+  if (a == 0 && b == 0) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+// Arithmetic drops the metric name (atan2 only since 3.x; v2.42 shouldDropMetricName
+// lists + - * / % ^).
+bool DropsName(BinaryOp op, bool compat_2x) {
   switch (op) {
     case BinaryOp::kAdd: case BinaryOp::kSub: case BinaryOp::kMul: case BinaryOp::kDiv:
-    case BinaryOp::kMod: case BinaryOp::kPow: case BinaryOp::kAtan2:
+    case BinaryOp::kMod: case BinaryOp::kPow:
       return true;
+    case BinaryOp::kAtan2:
+      return !compat_2x;
     default:
       return false;
   }
@@ -885,12 +905,12 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
     } else if (name == "clamp") {
       const double mn = sc[1], mx = sc[2];
       if (!(mx < mn)) {
-        simple([&](double v) { return std::max(mn, std::min(mx, v)); });
+        simple([&](double v) { return GoMax(mn, GoMin(mx, v)); });
       }
     } else if (name == "clamp_min") {
-      simple([&](double v) { return std::max(sc[1], v); });
+      simple([&](double v) { return GoMax(sc[1], v); });
     } else if (name == "clamp_max") {
-      simple([&](double v) { return std::min(sc[1], v); });
+      simple([&](double v) { return GoMin(sc[1], v); });
     } else if (name == "vector") {
       out.push_back(Sample{model::Labels(), ts, sc[0], false});
     } else if (name == "scalar") {
@@ -1147,12 +1167,12 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
       }
       if (o.points.empty()) continue;
       Sample tmp{std::move(s.metric), 0, 0, s.drop_name};
-      if (DropsName(op) || b.return_bool) DropName(tmp);
+      if (DropsName(op, compat()) || b.return_bool) DropName(tmp);
       o.metric = std::move(tmp.metric);
       o.drop_name = tmp.drop_name;
       out.push_back(std::move(o));
     }
-    if (compat() && (DropsName(op) || b.return_bool)) {
+    if (compat() && (DropsName(op, compat()) || b.return_bool)) {
       // 2.x: dropping the name may create duplicates, which rangeEval rejects.
       std::vector<const model::Labels*> ls2;
       for (const auto& s : out) ls2.push_back(&s.metric);
@@ -1238,7 +1258,7 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
           // resultMetric.
           model::LabelsBuilder lb(l.metric);
           Sample res{{}, ts, v, l.drop_name};
-          const bool drop = DropsName(op) || b.return_bool;
+          const bool drop = DropsName(op, compat()) || b.return_bool;
           if (drop && compat()) lb.Del(model::kMetricName);
           if (m.card == Cardinality::kOneToOne) {
             if (m.on) {
@@ -1311,6 +1331,33 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
   STRATA_ASSIGN_OR_RETURN(Matrix in, Eval(*a.expr, r));
   std::vector<std::string> grouping = a.grouping;
   if (a.without) grouping.push_back(std::string(model::kMetricName));
+  if (op == AggregateOp::kCountValues) {
+    // The value label joins the series' labels before grouping (upstream aggregation()).
+    if (!a.without) grouping.push_back(count_label);
+    grouping = Sorted(std::move(grouping));
+    StepCursor cur(in);
+    Vector vec, out;
+    MatrixBuilder mb(r);
+    for (int64_t i = 0; i < r.n(); ++i) {
+      const int64_t ts = r.At(i);
+      cur.VectorAt(ts, vec);
+      out.clear();
+      absl::flat_hash_map<uint64_t, size_t> idx;
+      for (const Sample& s : vec) {
+        model::LabelsBuilder lb(s.metric);
+        lb.Set(count_label, internal::FormatFloatGo(s.v));
+        const model::Labels m = lb.Build();
+        const uint64_t h = m.HashFor(grouping, a.without);
+        auto [it, ins] = idx.try_emplace(h, out.size());
+        if (ins) {
+          out.push_back(Sample{a.without ? m.Without(grouping) : m.Keep(grouping), ts, 0, false});
+        }
+        out[it->second].v += 1;
+      }
+      STRATA_RETURN_IF_ERROR(mb.Add(ts, out));
+    }
+    return mb.Take();
+  }
   grouping = Sorted(std::move(grouping));
   // Group of each input series (constant across steps): computed once.
   struct GroupInfo {
