@@ -495,12 +495,14 @@ std::string DescribeToken(const Token& t) {
     case Tok::kIdentifier: return absl::StrCat("identifier ", model::QuoteGo(text));
     case Tok::kMetricIdentifier:
       return absl::StrCat("metric identifier ", model::QuoteGo(text));
-    case Tok::kNumber: return absl::StrCat("number ", model::QuoteGo(text));
-    case Tok::kDuration: return absl::StrCat("duration ", model::QuoteGo(text));
+    case Tok::kNumber:
+    case Tok::kDuration:
     case Tok::kString: {
-      // Go's %.10q: the first 10 runes of the raw token text, quoted, then "...".
-      if (text.size() > 10) return absl::StrCat("string ", model::QuoteGo(text.substr(0, 10)), "...");
-      return absl::StrCat("string ", model::QuoteGo(text));
+      // Go's "%.10q..." for values longer than 10 characters (Item.String in lex.go).
+      const std::string quoted =
+          text.size() > 10 ? model::QuoteGo(text.substr(0, 10)) + "..." : model::QuoteGo(text);
+      const char* kind = t.type == Tok::kNumber ? "number " : t.type == Tok::kDuration ? "duration " : "string ";
+      return kind + quoted;
     }
     default: break;
   }
@@ -619,7 +621,8 @@ bool UnquoteString(std::string_view s, std::string* out, std::string* err) {
   return true;
 }
 
-bool ParseNumber(std::string_view text, double* out) {
+bool ParseNumber(std::string_view text, double* out, bool* out_of_range) {
+  if (out_of_range != nullptr) *out_of_range = false;
   const std::string lower = absl::AsciiStrToLower(base::ToAbsl(text));
   if (lower == "inf" || lower == "+inf" || lower == "infinity") {
     *out = std::numeric_limits<double>::infinity();
@@ -664,6 +667,7 @@ bool ParseNumber(std::string_view text, double* out) {
   if (p != clean.data() + clean.size()) return false;
   if (ec == std::errc::result_out_of_range) {
     // Go returns ±Inf or 0 with a range error; Prometheus reports that as an error.
+    if (out_of_range != nullptr) *out_of_range = true;
     return false;
   }
   if (ec != std::errc()) return false;

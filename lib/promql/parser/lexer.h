@@ -61,7 +61,8 @@ std::vector<Token> Lex(std::string_view input, const LexOptions& opts);
 bool UnquoteString(std::string_view quoted, std::string* out, std::string* err);
 
 // Parses a NUMBER token's text as upstream (strconv.ParseInt base 0, else ParseFloat;
-// inf/nan any case). Returns false if it is not a number.
-bool ParseNumber(std::string_view text, double* out);
+// inf/nan any case). Returns false if it is not a number, setting *out_of_range (if given)
+// when it is one but does not fit a float64.
+bool ParseNumber(std::string_view text, double* out, bool* out_of_range = nullptr);
 
 }  // namespace strata::promql::parser

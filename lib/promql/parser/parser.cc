@@ -375,9 +375,10 @@ class Parser {
   }
 
   bool NumberValue(const Token& t, double* v) {
-    if (!ParseNumber(t.text, v)) {
-      Fail(t.pos, Cat("error parsing number: strconv.ParseFloat: parsing \"",
-                               t.text, "\": invalid syntax"));
+    bool range = false;
+    if (!ParseNumber(t.text, v, &range)) {
+      Fail(t.pos, Cat("error parsing number: strconv.ParseFloat: parsing \"", t.text, "\": ",
+                      range ? "value out of range" : "invalid syntax"));
       return false;
     }
     return true;

@@ -29,8 +29,12 @@ void AppendFloat(double v, std::string* out) {
   out->append(buf, ec == std::errc() ? p : buf);
 }
 
+// Legacy names print bare, others quoted. "inf" and "nan" (any case) are quoted too: the
+// lexer reads them as numbers, so `by (inf)` would not parse back.
 void AppendLabelName(std::string_view name, std::string* out) {
-  if (model::IsLegacyLabelName(name)) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (model::IsLegacyLabelName(name) && lower != "inf" && lower != "nan") {
     out->append(name);
   } else {
     out->append(model::QuoteGo(name));
@@ -76,9 +80,10 @@ class Printer {
         if (n.duration && std::isfinite(n.value) && std::fabs(n.value) < 9.2e15) {
           const double ms = n.value * 1000.0;
           if (ms == std::round(ms)) {
-            const auto v = static_cast<int64_t>(ms);
-            if (v < 0) out_->push_back('-');
-            out_->append(FormatDuration(v < 0 ? -v : v));
+            // signbit, not < 0: "-0m" must print as "-0s" to parse back to -0.
+            const auto v = static_cast<int64_t>(std::fabs(ms));
+            if (std::signbit(n.value)) out_->push_back('-');
+            out_->append(FormatDuration(v));
             return;
           }
         }

@@ -139,6 +139,7 @@ TEST(PrinterTest, MatchesUpstreamCanonicalForm) {
       {"offset{step=\"1s\"}[5m]", "offset{step=\"1s\"}[5m]"},
       {"foo * sum", "foo * sum"},
       {"foo{}", "foo"},
+      {R"(sum by ("inf", nan_x) (x))", R"(sum by ("inf", nan_x) (x))"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(Roundtrip(c.in), c.out) << "input: " << c.in;
@@ -272,6 +273,7 @@ TEST(ParserErrorTest, MatchesUpstreamMessages) {
       {"\"\\ud800\"", "1:1: parse error: escape sequence is an invalid Unicode code point"},
       {"foo{a=~\"(\"}", "1:5: parse error: "},  // prefix only: the regex message is RE2's
       {"1 1", "1:3: parse error: unexpected number \"1\""},
+      {"1 \"a very long string\"", "1:3: parse error: unexpected string \"\\\"a very lo\"..."},
       {"foo }", "1:5: parse error: unexpected right brace '}'"},
       {"foo ]", "1:5: parse error: unexpected right bracket ']'"},
       {"foo:bar:baz ; 1", "1:13: parse error: unexpected character: ';'"},
@@ -285,6 +287,12 @@ TEST(ParserErrorTest, MatchesUpstreamMessages) {
       EXPECT_EQ(got, c.err) << "input: " << c.in;
     }
   }
+}
+
+TEST(ParserErrorTest, NumberOutOfRange) {
+  const std::string nines(310, '9');
+  EXPECT_EQ(ErrorOf(nines), "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"" +
+                                nines + "\": value out of range");
 }
 
 TEST(ParserAstTest, PrecedenceAndAssociativity) {
