@@ -112,7 +112,9 @@ struct Head::Impl {
   Stripe& ForRef(SeriesRef ref) const { return stripes[ref & mask]; }
   Stripe& ForHash(uint64_t h) const { return stripes[h & mask]; }
 
-  MemSeries* GetByRef(SeriesRef ref, bool pend);
+  // The live series `ref`, or null. Increments its pending count when `pend`; sets *newer
+  // (if non-null) to whether t is after the series' newest sample.
+  MemSeries* GetByRef(SeriesRef ref, bool pend, int64_t t = 0, bool* newer = nullptr);
   static MemSeries* FindInChain(Stripe& hs, uint64_t hash, const Labels& lset)
       ABSL_SHARED_LOCKS_REQUIRED(hs.mu);
   absl::StatusOr<MemSeries*> GetOrCreate(uint64_t hash, const Labels& lset, SeriesRef want_ref,
@@ -174,7 +176,7 @@ MemSeries* Head::Impl::FindInChain(Stripe& hs, uint64_t hash, const Labels& lset
   return nullptr;
 }
 
-MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend) {
+MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend, int64_t t, bool* newer) {
   Stripe& st = ForRef(ref);
   base::ReaderMutexLock l(&st.mu);
   auto it = st.by_ref.find(ref);
@@ -183,6 +185,7 @@ MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend) {
   SpinMutexLock sl(&s->mu);
   if (s->removed) return nullptr;
   if (pend) ++s->pending;
+  if (newer != nullptr) *newer = !s->has_head || t > s->head_maxt;
   return s;
 }
 
@@ -348,7 +351,14 @@ class HeadAppender final : public storage::Appender {
       return OutOfBoundsError(lset.empty() ? std::to_string(ref) : lset.ToString(), t,
                               min_valid_);
     }
-    MemSeries* s = ref != 0 ? h_->GetByRef(ref, /*pend=*/true) : nullptr;
+    // Common case: a known ref and a sample newer than the series' last. GetByRef checks
+    // that under the lock it already takes, saving a second lock round trip.
+    bool newer = false;
+    MemSeries* s = ref != 0 ? h_->GetByRef(ref, /*pend=*/true, t, &newer) : nullptr;
+    if (s != nullptr && newer) {
+      samples_.push_back({s, t, v});
+      return s->ref;
+    }
     if (s == nullptr) {
       if (lset.empty()) {
         return absl::InvalidArgumentError(
