@@ -142,8 +142,8 @@ absl::StatusOr<XorAppender> XorAppender::Resume(std::string* buf, XorOptions opt
     a.leading_ = 0xff;
   } else {
     a.nbits_ = it.pos_bits_;
-    a.t_ = it.t_;
-    a.v_ = std::bit_cast<uint64_t>(it.v_);
+    a.t_ = static_cast<int64_t>(it.dec_t_);
+    a.v_ = it.dec_v_;
     a.tdelta_ = it.tdelta_;
     a.leading_ = it.leading_;
     a.trailing_ = it.trailing_;
@@ -241,17 +241,23 @@ void XorAppender::Append(int64_t t, double v) {
 void XorIterator::Reset(std::string_view chunk) {
   chunk_size_ = chunk.size();
   pos_bits_ = 0;
-  read_ = 0;
-  t_ = 0;
-  v_ = 0;
+  decoded_ = 0;
+  dec_t_ = 0;
+  dec_v_ = 0;
   tdelta_ = 0;
   leading_ = 0;
   trailing_ = 0;
   mbits_ = 64;
+  read_ = 0;
+  batch_i_ = 0;
+  batch_n_ = 0;
+  t_ = 0;
+  v_ = 0;
+  done_ = false;
+  pending_err_ = nullptr;
   err_ = nullptr;
   err_offset_ = 0;
   err_sample_ = 0;
-  done_ = false;
   std::memset(tail_, 0, sizeof(tail_));
   if (chunk.size() < kHeaderSize) {
     data_ = nullptr;
@@ -291,11 +297,10 @@ inline uint64_t XorIterator::ReadBits(size_t pos, int nbits) const {
   return (hi << lo_bits) | (Peek(pos + 32) >> (64 - lo_bits));
 }
 
-bool XorIterator::Fail(const char* what, size_t pos_bits) {
-  err_ = what;
-  err_sample_ = read_;
+void XorIterator::Fail(const char* what, size_t pos_bits, int sample) {
+  pending_err_ = what;
+  err_sample_ = sample;
   err_offset_ = kHeaderSize + pos_bits / 8;
-  return false;
 }
 
 absl::Status XorIterator::status() const {
@@ -309,119 +314,211 @@ absl::Status XorIterator::status() const {
                       err_sample_, total_, err_offset_, err_, chunk_size_));
 }
 
-// Decodes the value code at *pos into v_, updating the window. Returns false (error set) on
-// an impossible window.
-inline bool XorIterator::ReadValue(size_t* pos) {
-  const uint64_t w = Peek(*pos);
-  if ((w >> 63) == 0) {  // x == 0: value repeats
-    *pos += 1;
-    return true;
-  }
-  uint64_t x;
-  if ((w >> 62) == 0b10) {  // reuse the window
-    const int m = mbits_;
-    x = (m <= 55) ? (w << 2) >> (64 - m) : ReadBits(*pos + 2, m);
-    *pos += 2 + static_cast<size_t>(m);
-  } else {  // 11: new window
-    const int lead = static_cast<int>((w >> 57) & 31);
-    int m = static_cast<int>((w >> 51) & 63);
-    if (m == 0) m = 64;
-    if (lead + m > 64) {
-      // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); Prometheus's
-      // reader would silently decode a zero XOR from it.
-      return Fail("leading zeros plus significant bits exceed 64", *pos);
+// Samples 0 and 1: whole-byte varints at byte-aligned positions (sample 0 is whole bytes),
+// then v0 raw or the first XOR code. Not hot: once per chunk.
+bool XorIterator::DecodeHead(int want, int* n) {
+  while (decoded_ + *n < 2 && *n < want) {
+    const size_t start = pos_bits_;
+    const size_t byte = start / 8;
+    uint64_t u = 0;
+    const int len = base::DecodeUvarint(data_ + byte, data_ + size_, &u);
+    if (len <= 0) {
+      Fail(len == 0 ? "unexpected end of data in timestamp varint" : "invalid timestamp varint",
+           start, decoded_ + *n);
+      return false;
     }
-    leading_ = static_cast<uint8_t>(lead);
-    trailing_ = static_cast<uint8_t>(64 - lead - m);
-    mbits_ = static_cast<uint8_t>(m);
-    x = (m <= 44) ? (w << 13) >> (64 - m) : ReadBits(*pos + 13, m);
-    *pos += 13 + static_cast<size_t>(m);
+    size_t pos = (byte + static_cast<size_t>(len)) * 8;
+    if (decoded_ + *n == 0) {
+      dec_t_ = static_cast<uint64_t>(base::ZigZagDecode(u));
+      dec_v_ = ReadBits(pos, 64);
+      pos += 64;
+    } else {
+      tdelta_ = u;
+      dec_t_ += tdelta_;
+      const uint64_t w = Peek(pos);
+      if ((w >> 63) == 0) {
+        pos += 1;
+      } else {
+        if ((w >> 62) == 0b11) {
+          const int lead = static_cast<int>((w >> 57) & 31);
+          int m = static_cast<int>((w >> 51) & 63);
+          if (m == 0) m = 64;
+          if (lead + m > 64) {
+            Fail("leading zeros plus significant bits exceed 64", start, decoded_ + *n);
+            return false;
+          }
+          leading_ = static_cast<uint8_t>(lead);
+          trailing_ = static_cast<uint8_t>(64 - lead - m);
+          mbits_ = static_cast<uint8_t>(m);
+          pos += 13;
+        } else {
+          pos += 2;
+        }
+        dec_v_ ^= ReadBits(pos, mbits_) << trailing_;
+        pos += mbits_;
+      }
+    }
+    if (pos > nbits_) {
+      Fail("unexpected end of data", start, decoded_ + *n);
+      return false;
+    }
+    pos_bits_ = pos;
+    batch_t_[*n] = static_cast<int64_t>(dec_t_);
+    batch_v_[*n] = std::bit_cast<double>(dec_v_);
+    ++*n;
   }
-  v_ = std::bit_cast<double>(std::bit_cast<uint64_t>(v_) ^ (x << trailing_));
   return true;
 }
 
-// Samples 0 and 1: whole-byte varints at byte-aligned positions (sample 0 is whole bytes).
-bool XorIterator::NextSlow() {
-  if (err_ != nullptr) return false;
-  const size_t start = pos_bits_;
-  const size_t byte = start / 8;
-  uint64_t u = 0;
-  const int n = base::DecodeUvarint(data_ + byte, data_ + size_, &u);
-  if (n == 0) return Fail("unexpected end of data in timestamp varint", start);
-  if (n < 0) return Fail("invalid timestamp varint", start);
-  size_t pos = (byte + static_cast<size_t>(n)) * 8;
-  if (read_ == 0) {
-    t_ = base::ZigZagDecode(u);
-    v_ = std::bit_cast<double>(ReadBits(pos, 64));
-    pos += 64;
-  } else {
-    tdelta_ = u;
-    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + tdelta_);
-    if (!ReadValue(&pos)) return false;
+bool XorIterator::Refill() {
+  batch_i_ = 0;
+  batch_n_ = 0;
+  if (pending_err_ != nullptr) {
+    err_ = pending_err_;
+    return false;
   }
-  if (pos > nbits_) return Fail("unexpected end of data", start);
+  if (decoded_ >= total_) return false;
+  const int want = std::min(kBatch, total_ - decoded_);
+  int n = 0;
+  if (decoded_ < 2 && !DecodeHead(want, &n)) {
+    decoded_ += n;
+    batch_n_ = n;
+    if (n == 0) err_ = pending_err_;
+    return n > 0;
+  }
+  // The hot loop: decoder state in locals. `acc` holds the stream from bit `pos` on, its
+  // first `avail` (>= 37 at a sample's start) bits valid: enough for any dod code but the
+  // 64-bit one (<= 24 bits) plus the value control bits (<= 13). The dod width (jittery
+  // scrape timestamps make it irregular) and the value window are selected arithmetically;
+  // the one branch per sample, on "value changed", follows the series' shape and predicts
+  // well. A run of unchanged samples decodes by shifting `acc`; a changed value costs two
+  // loads (its payload, and the next `acc`).
+  size_t pos = pos_bits_;
+  uint64_t t = dec_t_;
+  uint64_t v = dec_v_;
+  uint64_t tdelta = tdelta_;
+  int trailing = trailing_;
+  int mbits = mbits_;
+  const size_t nbits = nbits_;
+  int64_t* const bt_begin = batch_t_;
+  int64_t* bt = batch_t_ + n;
+  double* bv = batch_v_ + n;
+  int64_t* const bt_end = batch_t_ + want;
+  uint64_t acc = Peek(pos);
+  int avail = 64 - static_cast<int>(pos & 7);
+  for (; bt != bt_end; ++bt, ++bv) {
+    const size_t start = pos;
+    if (avail < 37) {
+      acc = Peek(pos);
+      avail = 64 - static_cast<int>(pos & 7);
+    }
+    // Leading ones of the prefix, capped at 4 (the OR keeps the count <= 4 and clz defined).
+    const int ones = std::countl_zero(~acc | (uint64_t{1} << 59));
+    if (ones < 4) [[likely]] {
+      // Prefix 0 / 10 / 110 / 1110 -> payload width 0 / 14 / 17 / 20.
+      const int plen = ones + 1;
+      const int width = 3 * ones + 11 * ((ones + 3) >> 2);
+      // width 0 gives 0: the >> 1 clears the top bit before the shift by 63.
+      const uint64_t raw = ((acc << plen) >> 1) >> (63 - width);
+      const uint64_t half = (uint64_t{1} << width) >> 1;
+      // Widths 14/17/20 hold -(2^(w-1) - 1) .. 2^(w-1): above half means negative.
+      tdelta += raw - (raw > half ? (uint64_t{1} << width) : 0);
+      const int c = plen + width;
+      acc <<= c;
+      avail -= c;
+      pos += static_cast<size_t>(c);
+    } else {
+      tdelta += ReadBits(pos + 4, 64);
+      pos += 68;
+      acc = Peek(pos);
+      avail = 64 - static_cast<int>(pos & 7);
+    }
+    t += tdelta;
+    if ((acc >> 63) == 0) {  // value unchanged
+      acc <<= 1;
+      avail -= 1;
+      pos += 1;
+    } else {  // 10 + payload in the current window, or 11 + L(5) + S(6) + payload
+      const bool new_window = ((acc >> 62) & 1) != 0;
+      const int lead = static_cast<int>((acc >> 57) & 31);
+      int m = static_cast<int>((acc >> 51) & 63);
+      m = m == 0 ? 64 : m;
+      if (new_window && lead + m > 64) [[unlikely]] {
+        // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
+        // reader would silently decode a zero XOR from it.
+        Fail("leading zeros plus significant bits exceed 64", start,
+             decoded_ + static_cast<int>(bt - bt_begin));
+        break;
+      }
+      trailing = new_window ? 64 - lead - m : trailing;
+      mbits = new_window ? m : mbits;
+      const size_t payload = pos + (new_window ? 13 : 2);
+      const uint64_t x =
+          mbits <= 57 ? Peek(payload) >> (64 - mbits) : ReadBits(payload, mbits);
+      v ^= x << trailing;
+      pos = payload + static_cast<size_t>(mbits);
+      acc = Peek(pos);
+      avail = 64 - static_cast<int>(pos & 7);
+    }
+    if (pos > nbits) [[unlikely]] {
+      Fail("unexpected end of data", start, decoded_ + static_cast<int>(bt - bt_begin));
+      break;
+    }
+    *bt = static_cast<int64_t>(t);
+    *bv = std::bit_cast<double>(v);
+  }
+  n = static_cast<int>(bt - bt_begin);
+  const int leading = 64 - trailing - mbits;
+  // After a failure this is the failed sample's partial state; only Resume() reads it, and
+  // only after a clean decode.
   pos_bits_ = pos;
-  ++read_;
+  dec_t_ = t;
+  dec_v_ = v;
+  tdelta_ = tdelta;
+  leading_ = static_cast<uint8_t>(leading);
+  trailing_ = static_cast<uint8_t>(trailing);
+  mbits_ = static_cast<uint8_t>(mbits);
+  decoded_ += n;
+  batch_n_ = n;
+  if (n == 0) {
+    err_ = pending_err_;
+    return false;
+  }
   return true;
 }
-
-// Delta-of-delta prefix -> (bits consumed by prefix, payload width), indexed by the number
-// of leading one bits (capped at 4): 0 -> dod 0; 10 -> 14; 110 -> 17; 1110 -> 20; 1111 -> 64.
-namespace {
-constexpr uint8_t kDodPrefixLen[5] = {1, 2, 3, 4, 4};
-constexpr uint8_t kDodWidth[5] = {0, 14, 17, 20, 64};
-}  // namespace
 
 bool XorIterator::Next() {
-  if (read_ >= total_ || err_ != nullptr) {
-    done_ = true;
-    return false;
+  if (batch_i_ >= batch_n_) [[unlikely]] {
+    if (done_ || err_ != nullptr || !Refill()) {
+      done_ = true;
+      return false;
+    }
   }
-  if (read_ < 2) [[unlikely]] {
-    if (NextSlow()) return true;
-    done_ = true;
-    return false;
-  }
-  const size_t start = pos_bits_;
-  size_t pos = start;
-  const uint64_t w = Peek(pos);
-  const int ones = std::min(std::countl_one(w), 4);
-  int64_t dod;
-  if (ones < 4) [[likely]] {
-    const int plen = kDodPrefixLen[ones];
-    const int width = kDodWidth[ones];
-    // width 0 gives 0: the >> 1 makes the top bit zero before the shift by 63.
-    const uint64_t raw = ((w << plen) >> 1) >> (63 - width);
-    const uint64_t half = (uint64_t{1} << width) >> 1;
-    // Widths 14/17/20 hold -(2^(w-1) - 1) .. 2^(w-1): above half means negative.
-    dod = static_cast<int64_t>(raw - (raw > half ? (uint64_t{1} << width) : 0));
-    pos += static_cast<size_t>(plen + width);
-  } else {
-    dod = static_cast<int64_t>(ReadBits(pos + 4, 64));
-    pos += 68;
-  }
-  tdelta_ += static_cast<uint64_t>(dod);
-  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + tdelta_);
-  if (!ReadValue(&pos)) [[unlikely]] {
-    done_ = true;
-    return false;
-  }
-  if (pos > nbits_) [[unlikely]] {
-    done_ = true;
-    return Fail("unexpected end of data", start);
-  }
-  pos_bits_ = pos;
+  t_ = batch_t_[batch_i_];
+  v_ = batch_v_[batch_i_];
+  ++batch_i_;
   ++read_;
   return true;
 }
 
 bool XorIterator::Seek(int64_t t) {
   if (done_ || err_ != nullptr) return false;
-  while (read_ == 0 || t_ < t) {
-    if (!Next()) return false;
+  if (read_ > 0 && t_ >= t) return true;
+  while (true) {
+    while (batch_i_ < batch_n_) {
+      const int i = batch_i_++;
+      ++read_;
+      if (batch_t_[i] >= t) {
+        t_ = batch_t_[i];
+        v_ = batch_v_[i];
+        return true;
+      }
+    }
+    if (!Refill()) {
+      done_ = true;
+      return false;
+    }
   }
-  return true;
 }
 
 }  // namespace strata::chunkenc

@@ -464,7 +464,7 @@ TEST(XorIteratorTest, TruncationErrorNamesSampleAndOffset) {
 }
 
 TEST(XorIteratorTest, RejectsImpossibleValueWindow) {
-  // Sample 1 with `11`, L = 31, S = 63 (> 64 - 31).
+  // Sample 1 (its uvarint at byte 11) with `11`, L = 31, S = 63 (> 64 - 31).
   std::string chunk = Bytes({0x00, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x01});
   // bits: 11 11111 111111 then payload
   const std::string tail = Bytes({0xff, 0xf8, 0, 0, 0, 0, 0, 0, 0, 0});
@@ -473,7 +473,7 @@ TEST(XorIteratorTest, RejectsImpossibleValueWindow) {
   EXPECT_TRUE(it.Next());
   EXPECT_FALSE(it.Next());
   EXPECT_THAT(it.status(), StatusIs(absl::StatusCode::kDataLoss,
-                                    HasSubstr("sample 1 of 2 at byte offset 12: leading zeros")));
+                                    HasSubstr("sample 1 of 2 at byte offset 11: leading zeros")));
 }
 
 TEST(XorIteratorTest, RejectsOverlongVarint) {

@@ -68,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int64_t t = samples.empty() ? 0 : samples.back().t;
     uint64_t vb = samples.empty() ? 0 : std::bit_cast<uint64_t>(samples.back().v);
     for (int i = 0; i < 5 && want.size() < 65535; ++i) {
-      t += 15000 + i;
+      // Wrapping like the codec's deltas (the decoded chunk may end at any timestamp).
+      t = static_cast<int64_t>(static_cast<uint64_t>(t) + 15000 + static_cast<uint64_t>(i));
       vb ^= uint64_t{0x5bd1e995} << (i * 7);
       want.push_back({t, std::bit_cast<double>(vb)});
       app->Append(t, std::bit_cast<double>(vb));

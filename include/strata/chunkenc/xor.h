@@ -116,38 +116,59 @@ class XorIterator final {
  private:
   friend class XorAppender;  // Resume() takes the decoder state at the end of the chunk
 
+  // Samples are decoded kBatch at a time in a loop that keeps the decoder state in
+  // registers; Next() then serves them from batch_t_/batch_v_.
+  static constexpr int kBatch = 32;
   // Zero bytes after a copy of the stream's last bytes, so that a 64-bit load anywhere up to
   // one sample (<= 145 bits) past the end stays inside this object.
   static constexpr size_t kTailCopy = 8;
   static constexpr size_t kTailPad = 32;
 
-  bool NextSlow();
-  bool ReadValue(size_t* pos);
-  bool Fail(const char* what, size_t pos_bits);
-  // 64 bits of the stream starting at bit `pos`, of which at least the first 57 are the
-  // stream's (bits past its end read as zero).
+  // Decodes the next batch. False if no sample could be decoded (clean end, or err_ set).
+  bool Refill();
+  // Decodes samples 0 and 1 (whole-byte varints) into the batch; false on error.
+  bool DecodeHead(int want, int* n);
+  void Fail(const char* what, size_t pos_bits, int sample);
+  // 64 bits of the stream starting at bit `pos`, of which the first 64 - pos % 8 (>= 57) are
+  // the stream's (bits past its end read as zero).
   uint64_t Peek(size_t pos) const;
   // The `nbits` (1..64) bits starting at bit `pos`, right-aligned.
   uint64_t ReadBits(size_t pos, int nbits) const;
 
+  // The borrowed chunk.
   const uint8_t* data_ = nullptr;
-  size_t size_ = 0;      // bytes of the bit stream (after the 2-byte count)
-  size_t nbits_ = 0;     // size_ * 8
-  size_t pos_bits_ = 0;  // read position in the bit stream
+  size_t size_ = 0;        // bytes of the bit stream (after the 2-byte count)
+  size_t nbits_ = 0;       // size_ * 8
   size_t tail_start_ = 0;  // stream offset of tail_[0]
+  size_t chunk_size_ = 0;  // bytes of the whole chunk, header included
   int total_ = 0;
-  int read_ = 0;
-  int64_t t_ = 0;
-  double v_ = 0;
+
+  // Decoder state after the last decoded sample.
+  size_t pos_bits_ = 0;  // read position in the bit stream
+  int decoded_ = 0;
+  uint64_t dec_t_ = 0;
+  uint64_t dec_v_ = 0;  // bits of the value
   uint64_t tdelta_ = 0;
   uint8_t leading_ = 0;  // Prometheus's decoder starts with window (0, 0), not "unset"
   uint8_t trailing_ = 0;
-  uint8_t mbits_ = 64;   // 64 - leading_ - trailing_
+  uint8_t mbits_ = 64;  // 64 - leading_ - trailing_
+
+  // Served state.
+  int read_ = 0;
+  int batch_i_ = 0;
+  int batch_n_ = 0;
+  int64_t t_ = 0;
+  double v_ = 0;
+  bool done_ = false;
+
+  // A decode failure is pending until the samples decoded before it have been served.
+  const char* pending_err_ = nullptr;
   const char* err_ = nullptr;  // static description of the failure; null while OK
   size_t err_offset_ = 0;      // byte offset in the chunk (header included) of the failure
-  int err_sample_ = 0;         // index of the sample being decoded when it failed
-  size_t chunk_size_ = 0;      // bytes of the whole chunk, header included
-  bool done_ = false;
+  int err_sample_ = 0;         // index of the sample whose decoding failed
+
+  int64_t batch_t_[kBatch] = {};
+  double batch_v_[kBatch] = {};
   uint8_t tail_[kTailCopy + kTailPad] = {};
 };
 

@@ -1,0 +1,119 @@
+// XOR chunk encode/decode throughput per series shape, on 120-sample chunks as Prometheus's
+// head cuts them (tsdb/head_append.go: a 2 h block at a 15 s interval gives 120-sample
+// chunks). items/s = samples/s; bytes_per_sample counts the whole chunk data (2-byte count
+// included), 3.x bytes (2.42 mode adds at most one byte to some chunks).
+//
+// Each benchmark works on 256 chunks of one shape with different seeds (for `mix`, each
+// seed also picks the shape), so branch history and caches see realistic variety rather
+// than one chunk replayed.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "chunkenc/xor_shapes.h"
+#include "strata/chunkenc/xor.h"
+
+namespace strata::chunkenc {
+namespace {
+
+using testing::GenerateSeries;
+using testing::Shape;
+
+constexpr int kSamplesPerChunk = 120;
+constexpr int kChunks = 256;
+
+struct Corpus {
+  std::vector<std::vector<model::Sample>> series;
+  std::vector<std::string> chunks;
+  size_t samples = 0;
+  size_t bytes = 0;
+};
+
+// Untimed: generates the series, encodes them, and verifies the round trip.
+Corpus MakeCorpus(Shape shape) {
+  Corpus c;
+  for (int i = 0; i < kChunks; ++i) {
+    c.series.push_back(GenerateSeries(shape, /*seed=*/42 + static_cast<uint64_t>(i),
+                                      kSamplesPerChunk));
+    std::string buf;
+    XorAppender app(&buf);
+    for (const auto& s : c.series.back()) app.Append(s.t, s.v);
+    XorIterator it(buf);
+    for (const auto& s : c.series.back()) {
+      if (!it.Next() || !(it.At() == s)) {
+        std::fprintf(stderr, "round trip failed for shape %d chunk %d\n",
+                     static_cast<int>(shape), i);
+        std::abort();
+      }
+    }
+    c.samples += c.series.back().size();
+    c.bytes += buf.size();
+    c.chunks.push_back(std::move(buf));
+  }
+  return c;
+}
+
+void BM_XorEncode(benchmark::State& state, Shape shape) {
+  const Corpus c = MakeCorpus(shape);
+  std::vector<std::string> bufs(c.series.size());
+  for (auto& b : bufs) b.reserve(1024);  // as a head chunk's buffer: no growth in the loop
+  for (auto _ : state) {
+    for (size_t i = 0; i < c.series.size(); ++i) {
+      XorAppender app(&bufs[i]);
+      for (const auto& s : c.series[i]) app.Append(s.t, s.v);
+      benchmark::DoNotOptimize(bufs[i].data());
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.samples));
+  state.counters["bytes_per_sample"] =
+      static_cast<double>(c.bytes) / static_cast<double>(c.samples);
+}
+
+void BM_XorDecode(benchmark::State& state, Shape shape) {
+  const Corpus c = MakeCorpus(shape);
+  XorIterator it;
+  for (auto _ : state) {
+    for (const auto& chunk : c.chunks) {
+      it.Reset(chunk);
+      while (it.Next()) benchmark::DoNotOptimize(it.At());
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.samples));
+  state.counters["bytes_per_sample"] =
+      static_cast<double>(c.bytes) / static_cast<double>(c.samples);
+}
+
+// Seek to the middle of each chunk (decodes up to it), as a range query's first step does.
+void BM_XorSeekMiddle(benchmark::State& state, Shape shape) {
+  const Corpus c = MakeCorpus(shape);
+  XorIterator it;
+  for (auto _ : state) {
+    for (size_t i = 0; i < c.chunks.size(); ++i) {
+      it.Reset(c.chunks[i]);
+      benchmark::DoNotOptimize(it.Seek(c.series[i][kSamplesPerChunk / 2].t));
+    }
+  }
+  state.SetItemsProcessed(
+      static_cast<int64_t>(state.iterations() * c.chunks.size() * (kSamplesPerChunk / 2 + 1)));
+}
+
+BENCHMARK_CAPTURE(BM_XorEncode, counter, Shape::kCounter);
+BENCHMARK_CAPTURE(BM_XorEncode, gauge, Shape::kGauge);
+BENCHMARK_CAPTURE(BM_XorEncode, constant, Shape::kConstant);
+BENCHMARK_CAPTURE(BM_XorEncode, int_gauge, Shape::kIntGauge);
+BENCHMARK_CAPTURE(BM_XorEncode, mix, Shape::kMix);
+BENCHMARK_CAPTURE(BM_XorDecode, counter, Shape::kCounter);
+BENCHMARK_CAPTURE(BM_XorDecode, gauge, Shape::kGauge);
+BENCHMARK_CAPTURE(BM_XorDecode, constant, Shape::kConstant);
+BENCHMARK_CAPTURE(BM_XorDecode, int_gauge, Shape::kIntGauge);
+BENCHMARK_CAPTURE(BM_XorDecode, mix, Shape::kMix);
+BENCHMARK_CAPTURE(BM_XorSeekMiddle, mix, Shape::kMix);
+
+}  // namespace
+}  // namespace strata::chunkenc
+
+BENCHMARK_MAIN();
