@@ -168,6 +168,13 @@ bool DurationOutOfRange(double seconds) {
 // to whole milliseconds. Requires: !DurationOutOfRange(seconds).
 int64_t SecondsToMs(double seconds) {
   if (std::isnan(seconds)) return 0;
+  // A value that is a whole number of milliseconds (every duration token, and what the
+  // printer writes) maps to exactly that number, even where seconds*1e9 loses precision.
+  const double ms = std::round(seconds * 1000.0);
+  const double ulp = std::nextafter(std::fabs(ms), HUGE_VAL) - std::fabs(ms);
+  if (std::fabs(seconds * 1000.0 - ms) <= std::max(1e-6, 8 * ulp) && std::fabs(ms) < 9.2e15) {
+    return static_cast<int64_t>(ms);
+  }
   const double ns = std::round(seconds * 1e9);
   if (ns >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max() / 1000000;
   if (ns <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min() / 1000000;

@@ -29,12 +29,12 @@ void AppendFloat(double v, std::string* out) {
   out->append(buf, ec == std::errc() ? p : buf);
 }
 
-// Legacy names print bare, others quoted. "inf" and "nan" (any case) are quoted too: the
-// lexer reads them as numbers, so `by (inf)` would not parse back.
-void AppendLabelName(std::string_view name, std::string* out) {
+// Legacy names print bare, others quoted. In grouping lists "inf" and "nan" (any case)
+// are quoted too: the lexer reads them as numbers there, so `by (inf)` would not parse.
+void AppendLabelName(std::string_view name, std::string* out, bool grouping = false) {
   std::string lower(name);
   for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if (model::IsLegacyLabelName(name) && lower != "inf" && lower != "nan") {
+  if (model::IsLegacyLabelName(name) && !(grouping && (lower == "inf" || lower == "nan"))) {
     out->append(name);
   } else {
     out->append(model::QuoteGo(name));
@@ -46,7 +46,7 @@ void AppendLabelList(const std::vector<std::string>& labels, std::string* out) {
   out->append(" (");
   for (size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out->append(", ");
-    AppendLabelName(labels[i], out);
+    AppendLabelName(labels[i], out, /*grouping=*/true);
   }
   out->push_back(')');
 }

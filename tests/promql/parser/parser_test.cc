@@ -94,6 +94,8 @@ TEST(PrinterTest, MatchesUpstreamCanonicalForm) {
       {"foo[1800]", "foo[30m]"},
       {"foo[1m:]", "foo[1m:]"},
       {"foo offset 50", "foo offset 50s"},
+      {"foo offset -106751d23h47m16s853ms", "foo offset -106751d23h47m16s853ms"},
+      {"foo offset 1.0005", "foo offset 1s"},
       {"5m", "5m"},
       {"-5m", "-5m"},
       // Duration expressions keep their shape.
