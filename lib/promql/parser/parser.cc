@@ -206,6 +206,26 @@ class Parser {
   Parser(std::string_view input, const ParseOptions& opts)
       : in_(input), opts_(opts), toks_(Lex(input, LexOptions{.compat_2x = opts.compat_2x})) {}
 
+  // Upstream's ParseMetricSelector: one vector selector and nothing else, no type check.
+  absl::StatusOr<std::vector<model::Matcher>> RunSelector() {
+    const Token& t = Peek();
+    ExprPtr e;
+    if (t.type == Tok::kLeftBrace) {
+      e = ParseVectorSelector("", t.pos);
+    } else if (IsMetricIdentifierTok(t.type)) {
+      Next();
+      e = ParseVectorSelector(t.text, t.pos);
+    } else {
+      Unexpected("", "");
+    }
+    if (!e) return status_;
+    if (Peek().type != Tok::kEOF) {
+      Unexpected("", "");
+      return status_;
+    }
+    return std::move(As<VectorSelector>(*e).matchers);
+  }
+
   absl::StatusOr<ExprPtr> Run() {
     if (Peek().type == Tok::kEOF) {
       Fail(0, "no expression found in input");
@@ -1393,6 +1413,16 @@ class Parser {
 };
 
 }  // namespace
+
+absl::StatusOr<std::vector<model::Matcher>> ParseMetricSelector(std::string_view input,
+                                                                const ParseOptions& opts) {
+  if (input.size() > opts.max_input_bytes) {
+    return absl::InvalidArgumentError(
+        Cat("1:1: parse error: query of ", input.size(), " bytes exceeds the limit of ",
+            opts.max_input_bytes, " bytes"));
+  }
+  return Parser(input, opts).RunSelector();
+}
 
 absl::StatusOr<ExprPtr> ParseExpr(std::string_view input, const ParseOptions& opts) {
   if (input.size() > opts.max_input_bytes) {

@@ -494,6 +494,22 @@ TEST(ParserLimitsTest, DeepNestingAndLongInputFailCleanly) {
   EXPECT_NE(MustParse(ok), nullptr);
 }
 
+TEST(MetricSelectorTest, ReturnsMatchers) {
+  auto m = ParseMetricSelector(R"(up{job="a", i=~"x.*"})");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->size(), 3u);
+  EXPECT_EQ((*m)[0].ToString(), R"(job="a")");
+  EXPECT_EQ((*m)[2].name(), "__name__");
+  EXPECT_EQ((*m)[2].value(), "up");
+  m = ParseMetricSelector(R"({a=""})");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->size(), 1u);
+  EXPECT_EQ(std::string(ParseMetricSelector("up offset 5m").status().message()),
+            "1:4: parse error: unexpected <offset>");
+  EXPECT_EQ(std::string(ParseMetricSelector("sum(up)").status().message()),
+            "1:4: parse error: unexpected \"(\"");
+}
+
 TEST(DurationTest, ParsesAndFormatsLikeModelDuration) {
   EXPECT_EQ(*ParseDuration("1h30m"), 5400000);
   EXPECT_EQ(*ParseDuration("0"), 0);

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "strata/model/labels.h"
+#include "strata/model/matcher.h"
 #include "strata/promql/parser/ast.h"
 
 namespace strata::promql::parser {
@@ -49,6 +50,14 @@ struct ParseOptions {
 // Parses and type checks `input`. Returns InvalidArgument "L:C: parse error: ..." on a
 // syntax or type error, or when a ParseOptions bound is exceeded.
 absl::StatusOr<ExprPtr> ParseExpr(std::string_view input, const ParseOptions& opts = {});
+
+// Parses a lone series selector (`up{job="a"}`, `{__name__=~"x.*"}`) into its matchers,
+// as upstream's ParseMetricSelector (API match[] parameters, info() selectors). The metric
+// name, if written outside the braces, becomes the last matcher. Unlike ParseExpr it does
+// not require a non-empty matcher. Returns InvalidArgument "L:C: parse error: ..." for
+// anything else, including modifiers such as offset.
+absl::StatusOr<std::vector<model::Matcher>> ParseMetricSelector(std::string_view input,
+                                                                const ParseOptions& opts = {});
 
 // Parses a Prometheus duration (prometheus/common model.ParseDuration): "0", or integer +
 // unit chained largest first, units y w d h m s ms ("1h30m", "10s53ms"). Returns
