@@ -69,6 +69,7 @@ struct Range {
 struct RangeSource {
   std::vector<model::Labels> labels;
   std::vector<std::vector<Point>> points;
+  std::vector<bool> drop;  // delayed name removal pending (subquery results)
   int64_t range_ms = 0;
   int64_t offset_ms = 0;
   std::optional<int64_t> at;  // fixed reference time from @
@@ -475,6 +476,7 @@ absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range
       STRATA_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(pts.size())));
       src.labels.push_back(series.labels());
       src.points.push_back(std::move(pts));
+      src.drop.push_back(false);
     }
     STRATA_RETURN_IF_ERROR(set->status());
     return src;
@@ -484,6 +486,7 @@ absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range
                             EvalSubqueryInner(parser::As<SubqueryExpr>(*arg), r, &src));
     for (Series& s : m) {
       src.labels.push_back(std::move(s.metric));
+      src.drop.push_back(s.drop_name);
       std::vector<Point> pts;
       for (const Point& p : s.points) {
         if (!model::IsStaleNaN(p.v)) pts.push_back(p);
@@ -526,6 +529,33 @@ model::Labels AbsentLabels(const std::vector<model::Matcher>& ms) {
     if (m.type() == model::MatchType::kEqual && count[m.name()] == 1) b.Set(m.name(), m.value());
   }
   return b.Build();
+}
+
+// Natural ("version") order used by sort_by_label: digit runs compare as numbers.
+int NaturalCompare(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && digit(a[ie])) ++ie;
+      while (je < b.size() && digit(b[je])) ++je;
+      std::string_view x = a.substr(i, ie - i), y = b.substr(j, je - j);
+      while (x.size() > 1 && x[0] == '0') x.remove_prefix(1);
+      while (y.size() > 1 && y[0] == '0') y.remove_prefix(1);
+      if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
+      if (x != y) return x < y ? -1 : 1;
+      i = ie;
+      j = je;
+      continue;
+    }
+    if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]) ? -1 : 1;
+    ++i;
+    ++j;
+  }
+  if (i < a.size()) return 1;
+  if (j < b.size()) return -1;
+  return 0;
 }
 
 bool KeepsNameRangeFn(std::string_view name) {
@@ -742,6 +772,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
     if (s.points.empty()) continue;
     STRATA_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.points.size())));
     s.metric = src.labels[si];
+    s.drop_name = src.drop[si];
     if (!keep_name) {
       if (compat()) {
         s.metric = s.metric.WithoutMetricName();
@@ -794,6 +825,8 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
     return m;
   }
   if (name == "pi") return ScalarMatrix(r, M_PI);
+  if (name == "step") return ScalarMatrix(r, static_cast<double>(qstep_) / 1000);
+  if (name == "range") return ScalarMatrix(r, static_cast<double>(qend_ - qstart_) / 1000);
   if (name == "start") return ScalarMatrix(r, static_cast<double>(qstart_) / 1000);
   if (name == "end") return ScalarMatrix(r, static_cast<double>(qend_) / 1000);
   if (name == "timestamp") {
@@ -911,6 +944,9 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
       simple([&](double v) { return GoMax(sc[1], v); });
     } else if (name == "clamp_max") {
       simple([&](double v) { return GoMin(sc[1], v); });
+    } else if (name == "min_of" || name == "max_of") {
+      // Scalars only; NaN in either argument gives NaN.
+      (void)0;
     } else if (name == "vector") {
       out.push_back(Sample{model::Labels(), ts, sc[0], false});
     } else if (name == "scalar") {
@@ -961,7 +997,8 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
       std::stable_sort(out.begin(), out.end(), [&](const Sample& a, const Sample& b) {
         for (const auto& l : ls) {
           const std::string_view av = a.metric.Get(l), bv = b.metric.Get(l);
-          if (av != bv) return desc ? bv < av : av < bv;
+          const int c = NaturalCompare(av, bv);
+          if (c != 0) return desc ? c > 0 : c < 0;
         }
         // Ties: by the full label set, as upstream's labels.Compare fallback.
         return desc ? b.metric < a.metric : a.metric < b.metric;
@@ -1100,6 +1137,20 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
       return absl::UnimplementedError(internal::Cat("function ", name, " is not supported"));
     }
     STRATA_RETURN_IF_ERROR(mb.Add(ts, out));
+  }
+  if (name == "min_of" || name == "max_of") {
+    Series so;
+    StepCursor a0(args[0]), a1(args[1]);
+    for (int64_t i = 0; i < r.n(); ++i) {
+      const int64_t ts = r.At(i);
+      const double x = a0.ScalarAt(ts), y = a1.ScalarAt(ts);
+      double v = name == "min_of" ? std::min(x, y) : std::max(x, y);
+      if (std::isnan(x) || std::isnan(y)) v = kNaN;
+      so.points.push_back(Point{ts, v});
+    }
+    Matrix m;
+    m.push_back(std::move(so));
+    return m;
   }
   if (is_scalar_fn) {
     Matrix m;
@@ -1249,6 +1300,15 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
           const Sample& rsm = rhs[it->second];
           double a = l.v, c2 = rsm.v;
           if (one_to_many) std::swap(a, c2);
+          if (!compat() && m.card == Cardinality::kOneToOne) {
+            // 3.x reports ambiguous one-to-one matches before comparisons filter them.
+            auto [mit, mins] = matched.try_emplace(h);
+            if (!mins) {
+              return Invalid(
+                  "multiple matches for labels: many-to-one matching must be explicit "
+                  "(group_left/group_right)");
+            }
+          }
           auto [v, keep] = ElemBinop(op, a, c2);
           if (b.return_bool) {
             v = keep ? 1 : 0;
@@ -1288,7 +1348,7 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
           if (drop && !compat()) res.drop_name = true;
           auto [mit, mins] = matched.try_emplace(h);
           if (m.card == Cardinality::kOneToOne) {
-            if (!mins) {
+            if (!mins && compat()) {
               return Invalid(
                   "multiple matches for labels: many-to-one matching must be explicit "
                   "(group_left/group_right)");
@@ -1383,7 +1443,7 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
   Vector out;
   struct Acc {
     double value = 0, mean = 0, c = 0, count = 0;
-    bool seen = false, incremental = false;
+    bool seen = false, incremental = false, drop = false;
     std::vector<size_t> members;  // input indexes, in input order
   };
   std::vector<Acc> acc(groups.size());
@@ -1398,7 +1458,7 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
     out.clear();
     order.clear();
     for (Acc& g : acc) {
-      g = Acc{0, 0, 0, 0, false, false, std::move(g.members)};
+      g = Acc{0, 0, 0, 0, false, false, false, std::move(g.members)};
       g.members.clear();
     }
     for (size_t k = 0; k < in.size(); ++k) {
@@ -1416,6 +1476,7 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
       }
       g.members.push_back(k);
       g.count++;
+      g.drop = g.drop || in[k].drop_name;
       switch (op) {
         case AggregateOp::kSum:
           if (compat()) g.value += v; else internal::KahanAdd(v, g.value, g.c);
@@ -1463,6 +1524,11 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
           break;
         case AggregateOp::kStddev:
         case AggregateOp::kStdvar: {
+          if (!compat() && (std::isnan(v) || std::isinf(v))) {
+            g.value = kNaN;  // 3.x: NaN and Inf poison the group
+            if (g.count == 1) g.mean = v;
+            break;
+          }
           if (g.count == 1) {
             g.mean = v;
             g.value = 0;
@@ -1505,6 +1571,7 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
     for (size_t gi : order) {
       Acc& g = acc[gi];
       const model::Labels& gm = groups[gi].metric;
+      const size_t out_before = out.size();
       switch (op) {
         case AggregateOp::kSum:
           out.push_back(Sample{gm, ts, compat() ? g.value : g.value + g.c, false});
@@ -1597,6 +1664,11 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
           break;
         }
       }
+      // Delayed name removal: a group whose members will lose their name loses it too.
+      if (g.drop && op != AggregateOp::kTopk && op != AggregateOp::kBottomk &&
+          op != AggregateOp::kLimitk && op != AggregateOp::kLimitRatio) {
+        for (size_t k = out_before; k < out.size(); ++k) out[k].drop_name = true;
+      }
     }
     STRATA_RETURN_IF_ERROR(mb.Add(ts, out));
   }
@@ -1683,7 +1755,10 @@ absl::Status CleanupNames(Matrix& m, bool range) {
   bool any = false;
   for (Series& s : m) {
     if (s.drop_name) {
-      if (s.metric.Has(model::kMetricName)) s.metric = s.metric.WithoutMetricName();
+      // The 3.x type and unit metadata labels go with the name.
+      if (s.metric.Has(model::kMetricName) || s.metric.Has("__type__") || s.metric.Has("__unit__")) {
+        s.metric = s.metric.Without({model::kMetricName, "__type__", "__unit__"});
+      }
       s.drop_name = false;
       any = true;
     }

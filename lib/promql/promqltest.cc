@@ -289,7 +289,7 @@ bool PinAt(parser::Expr& e, int64_t ts, bool under_at, bool* unsafe) {
       const auto& c = parser::As<parser::Call>(e);
       static const char* kUnsafe[] = {"time", "timestamp", "predict_linear", "days_in_month",
                                       "day_of_month", "day_of_week", "day_of_year", "hour",
-                                      "minute", "month", "year", "start", "end"};
+                                      "minute", "month", "year", "start", "end", "step", "range"};
       for (const char* n : kUnsafe) {
         if (c.func->name == n) *unsafe = true;
       }
@@ -314,7 +314,10 @@ bool UsesStartEnd(const parser::Expr& e) {
   parser::Walk(e, [&](const parser::Expr& n) {
     if (n.kind() == parser::NodeKind::kCall) {
       const auto& c = parser::As<parser::Call>(n);
-      if (c.func->name == "start" || c.func->name == "end") found = true;
+      if (c.func->name == "start" || c.func->name == "end" || c.func->name == "step" ||
+          c.func->name == "range") {
+        found = true;
+      }
     }
     if (n.kind() == parser::NodeKind::kDuration) {
       const auto& d = parser::As<parser::DurationExpr>(n);

@@ -188,7 +188,8 @@ class Printer {
       rest.push_back(std::move(str));
     }
     out_->append(vs.name);
-    if (rest.empty()) return;
+    // A nameless selector without matchers (info()'s `{}`) still needs its braces.
+    if (rest.empty() && !vs.name.empty()) return;
     std::sort(rest.begin(), rest.end());
     out_->push_back('{');
     for (size_t i = 0; i < rest.size(); ++i) {
