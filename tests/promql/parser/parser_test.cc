@@ -141,6 +141,7 @@ TEST(PrinterTest, MatchesUpstreamCanonicalForm) {
       {"offset{step=\"1s\"}[5m]", "offset{step=\"1s\"}[5m]"},
       {"foo * sum", "foo * sum"},
       {"foo{}", "foo"},
+      {"info(foo, {})", "info(foo, {})"},
       {R"(sum by ("inf", nan_x) (x))", R"(sum by ("inf", nan_x) (x))"},
   };
   for (const auto& c : cases) {
