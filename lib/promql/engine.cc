@@ -1269,9 +1269,14 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
       const bool one_to_many = m.card == Cardinality::kOneToMany;
       Vector& lhs = one_to_many ? rv : lv;
       Vector& rhs = one_to_many ? lv : rv;
-      if (!lhs.empty() && !rhs.empty()) {
+      // Experimental fill modifiers apply to the sides after the one-to-many swap, as
+      // upstream: fill_left supplies a missing (swapped) left-hand sample, fill_right a
+      // missing right-hand one.
+      const std::optional<double> fill_l = m.fill_lhs, fill_r = m.fill_rhs;
+      if ((!lhs.empty() && !rhs.empty()) || (fill_l && !rhs.empty()) || (fill_r && !lhs.empty())) {
         right.clear();
         matched.clear();
+        sigs.clear();  // right-hand signatures matched by some left-hand sample
         for (size_t k = 0; k < rhs.size(); ++k) {
           const uint64_t h = sig(rhs[k].metric);
           auto [it, ins] = right.try_emplace(h, k);
@@ -1296,8 +1301,14 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
         for (const Sample& l : lhs) {
           const uint64_t h = sig(l.metric);
           auto it = right.find(h);
-          if (it == right.end()) continue;
-          const Sample& rsm = rhs[it->second];
+          Sample filled;
+          if (it == right.end()) {
+            if (!fill_r) continue;
+            filled.v = *fill_r;
+          } else {
+            sigs.insert(h);
+          }
+          const Sample& rsm = it == right.end() ? filled : rhs[it->second];
           double a = l.v, c2 = rsm.v;
           if (one_to_many) std::swap(a, c2);
           if (!compat() && m.card == Cardinality::kOneToOne) {
@@ -1363,6 +1374,25 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
             mit->second.push_back(ins_sig);
           }
           out.push_back(std::move(res));
+        }
+        if (fill_l) {
+          for (const Sample& rsm : rhs) {
+            const uint64_t h = sig(rsm.metric);
+            if (sigs.contains(h)) continue;
+            double a = *fill_l, c2 = rsm.v;
+            if (one_to_many) std::swap(a, c2);
+            auto [v, keep] = ElemBinop(op, a, c2);
+            if (b.return_bool) {
+              v = keep ? 1 : 0;
+            } else if (!keep) {
+              continue;
+            }
+            // The result carries the match group's labels.
+            Sample res{m.on ? rsm.metric.Keep(Sorted(m.matching_labels))
+                            : rsm.metric.Without(sig.names),
+                       ts, v, false};
+            out.push_back(std::move(res));
+          }
         }
       }
     }
