@@ -462,6 +462,10 @@ class Parser {
         n->value = static_cast<double>(*d) / 1000.0;
         n->duration = true;
         n->pos = {t.pos, last_end_};
+        if (DurationOutOfRange(n->value)) {
+          Fail(t.pos, "duration out of range");
+          return nullptr;
+        }
         Track(*n);
         return n;
       }

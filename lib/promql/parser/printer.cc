@@ -1,6 +1,7 @@
 #include "strata/promql/parser/printer.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -77,15 +78,14 @@ class Printer {
     switch (e.kind()) {
       case NodeKind::kNumberLiteral: {
         const auto& n = As<NumberLiteral>(e);
-        if (n.duration && std::isfinite(n.value) && std::fabs(n.value) < 9.2e15) {
-          const double ms = n.value * 1000.0;
-          if (ms == std::round(ms)) {
-            // signbit, not < 0: "-0m" must print as "-0s" to parse back to -0.
-            const auto v = static_cast<int64_t>(std::fabs(ms));
-            if (std::signbit(n.value)) out_->push_back('-');
-            out_->append(FormatDuration(v));
-            return;
-          }
+        // Duration literals hold a whole number of milliseconds below 2^44 (the parser
+        // bounds them to time.Duration's range), so rounding recovers it exactly.
+        if (n.duration && std::isfinite(n.value) && std::fabs(n.value) < 1e13) {
+          const auto v = static_cast<int64_t>(std::round(std::fabs(n.value) * 1000.0));
+          // signbit, not < 0: "-0m" must print as "-0s" to parse back to -0.
+          if (std::signbit(n.value)) out_->push_back('-');
+          out_->append(FormatDuration(v));
+          return;
         }
         AppendFloat(n.value, out_);
         return;
@@ -269,8 +269,10 @@ class Printer {
           AppendLabelList(m.include, out_);
         }
       }
+      // fill(v) only when both sides hold the same bits (-0 and 0 differ).
       if (m.fill_lhs && m.fill_rhs &&
-          (*m.fill_lhs == *m.fill_rhs || (std::isnan(*m.fill_lhs) && std::isnan(*m.fill_rhs)))) {
+          (std::bit_cast<uint64_t>(*m.fill_lhs) == std::bit_cast<uint64_t>(*m.fill_rhs) ||
+           (std::isnan(*m.fill_lhs) && std::isnan(*m.fill_rhs)))) {
         out_->append(" fill (");
         AppendFloat(*m.fill_lhs, out_);
         out_->push_back(')');

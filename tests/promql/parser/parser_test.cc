@@ -142,6 +142,9 @@ TEST(PrinterTest, MatchesUpstreamCanonicalForm) {
       {"foo * sum", "foo * sum"},
       {"foo{}", "foo"},
       {"info(foo, {})", "info(foo, {})"},
+      {"a + fill_left(-0) fill_right(0) b", "a + fill_left (-0) fill_right (0) b"},
+      {"-0m", "-0s"},
+      {"106751d * 1", "106751d * 1"},
       {R"(sum by ("inf", nan_x) (x))", R"(sum by ("inf", nan_x) (x))"},
   };
   for (const auto& c : cases) {
@@ -251,6 +254,7 @@ TEST(ParserErrorTest, MatchesUpstreamMessages) {
        "duration, step(), or range()"},
       {"foo[1.5h]", "1:5: parse error: not a valid duration string: \"1.5h\""},
       {"foo[5m3h]", "1:5: parse error: not a valid duration string: \"5m3h\""},
+      {"106752d", "1:1: parse error: duration out of range"},
       {"foo[5m/0]", "1:7: parse error: division by zero"},
       {"foo[5m%0]", "1:7: parse error: modulo by zero"},
       {"foo[5m] anchored smoothed",
