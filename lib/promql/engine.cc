@@ -1082,13 +1082,23 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
         if (strs[1] == model::kMetricName) s.drop_name = false;
         out.push_back(std::move(s));
       }
-    } else if (name == "histogram_quantile" || name == "histogram_fraction") {
+    } else if (name == "histogram_quantile" || name == "histogram_fraction" ||
+               name == "histogram_quantiles") {
       const bool frac = name == "histogram_fraction";
-      const Vector& v = in[frac ? 2 : 1];
-      const double q = sc[0];
-      if (!frac && (std::isnan(q) || q < 0 || q > 1)) {
-        Warn(internal::Cat("quantile value should be between 0 and 1, got ", internal::FormatFloatGo(q)), *c.args[0]);
+      const bool multi = name == "histogram_quantiles";
+      const Vector& v = in[frac ? 2 : (multi ? 0 : 1)];
+      std::vector<std::pair<double, const Expr*>> qs;
+      if (multi) {
+        for (size_t k = 2; k < c.args.size(); ++k) qs.emplace_back(sc[k], c.args[k].get());
+      } else if (!frac) {
+        qs.emplace_back(sc[0], c.args[0].get());
       }
+      for (const auto& [q, qe] : qs) {
+        if (std::isnan(q) || q < 0 || q > 1) {
+          Warn(internal::Cat("quantile value should be between 0 and 1, got ", internal::FormatFloatGo(q)), *qe);
+        }
+      }
+      const Expr& varg = *c.args[frac ? 2 : (multi ? 0 : 1)];
       struct Group {
         model::Labels metric;
         std::vector<internal::Bucket> buckets;
@@ -1103,7 +1113,7 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
           Warn(internal::Cat("bucket label \"le\" is missing or has a malformed value of ",
                             model::QuoteGo(le), " for metric name ",
                             model::QuoteGo(s.metric.MetricName())),
-               *c.args[frac ? 2 : 1]);
+               varg);
           continue;
         }
         model::Labels key = s.metric.Without({"le"});
@@ -1113,18 +1123,32 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
         groups[it->second].buckets.push_back(internal::Bucket{ub, s.v});
       }
       for (Group& g : groups) {
+        if (multi) {
+          for (const auto& [q, qe] : qs) {
+            std::vector<internal::Bucket> bs = g.buckets;
+            bool forced = false;
+            std::string qv = internal::FormatFloatGo(q);
+            if (qv.find_first_of(".eIN") == std::string::npos) qv += ".0";
+            model::LabelsBuilder lb(g.metric);
+            lb.Set(strs[1], qv);
+            Sample s{lb.Build(), ts, internal::BucketQuantile(q, bs, &forced, compat()), g.drop};
+            DropName(s);
+            out.push_back(std::move(s));
+          }
+          continue;
+        }
         Sample s{std::move(g.metric), ts, 0, g.drop};
         if (frac) {
           s.v = internal::BucketFraction(sc[0], sc[1], g.buckets);
         } else {
           bool forced = false;
-          s.v = internal::BucketQuantile(q, g.buckets, &forced, compat());
+          s.v = internal::BucketQuantile(qs[0].first, g.buckets, &forced, compat());
           if (forced && !compat()) {
             Info(internal::Cat("input to histogram_quantile needed to be fixed for monotonicity "
                               "(see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
                               "for metric name ",
                               model::QuoteGo(s.metric.MetricName())),
-                 *c.args[1]);
+                 varg);
           }
         }
         DropName(s);
