@@ -269,6 +269,12 @@ TEST_F(PromtoolInteropTest, StrataReadsAndReproducesPromtoolBlock) {
 
   // Re-writing the same series reproduces promtool's files byte for byte.
   STRATA_ASSERT_OK_AND_ASSIGN(BlockMeta pmeta, ReadMeta(Fs(), pdir));
+  // The data must exercise chunk cutting (re-estimated ends, 2h window), not just one chunk
+  // per series.
+  EXPECT_EQ(pmeta.stats.num_samples, nsamples);
+  EXPECT_GT(pmeta.stats.num_chunks, pmeta.stats.num_series * 3 / 2);
+  RecordProperty("samples", static_cast<int>(pmeta.stats.num_samples));
+  RecordProperty("chunks", static_cast<int>(pmeta.stats.num_chunks));
   BlockWriterOptions opts;
   opts.ulid = pmeta.ulid;
   ScratchDir out_dir("strata");
