@@ -226,6 +226,10 @@ class Evaluator {
   absl::StatusOr<RangeSource> LoadRange(const Expr& arg, const Range& r);
   absl::StatusOr<Matrix> EvalRangeCall(const Call& c, const Range& r);
   absl::StatusOr<Matrix> EvalCall(const Call& c, const Range& r);
+  absl::StatusOr<Matrix> EvalInfo(const Call& c, const Range& r);
+  // The time at which info() looks up info series for evaluation time ts: the reference
+  // time of the base expression's (first) selector after its @ and offset modifiers.
+  int64_t InfoRefTime(const Expr& e, int64_t ts) const;
   absl::StatusOr<Matrix> EvalBinary(const BinaryExpr& b, const Range& r);
   absl::StatusOr<Matrix> EvalAggregate(const AggregateExpr& a, const Range& r);
   absl::StatusOr<Matrix> EvalSubqueryInner(const SubqueryExpr& sq, const Range& r,
@@ -829,6 +833,7 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
   if (name == "range") return ScalarMatrix(r, static_cast<double>(qend_ - qstart_) / 1000);
   if (name == "start") return ScalarMatrix(r, static_cast<double>(qstart_) / 1000);
   if (name == "end") return ScalarMatrix(r, static_cast<double>(qend_) / 1000);
+  if (name == "info") return EvalInfo(c, r);
   if (name == "timestamp") {
     const Expr* a = c.args[0].get();
     while (a->kind() == NodeKind::kParen) a = parser::As<parser::ParenExpr>(*a).expr.get();
@@ -1184,6 +1189,160 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
   Matrix res = mb.Take();
   STRATA_RETURN_IF_ERROR(AddSamples(CountPoints(res)));
   return res;
+}
+
+int64_t Evaluator::InfoRefTime(const Expr& e, int64_t ts) const {
+  switch (e.kind()) {
+    case NodeKind::kVectorSelector: {
+      const auto& vs = parser::As<VectorSelector>(e);
+      auto off = DurationOf(vs.offset_ms, vs.offset_expr);
+      const std::optional<int64_t> at = AtTime(vs.at);
+      return (at ? *at : ts) - (off.ok() ? *off : 0);
+    }
+    case NodeKind::kMatrixSelector:
+      return InfoRefTime(*parser::As<MatrixSelector>(e).vector_selector, ts);
+    case NodeKind::kSubquery: {
+      const auto& sq = parser::As<SubqueryExpr>(e);
+      auto off = DurationOf(sq.offset_ms, sq.offset_expr);
+      const std::optional<int64_t> at = AtTime(sq.at);
+      return InfoRefTime(*sq.expr, (at ? *at : ts) - (off.ok() ? *off : 0));
+    }
+    default:
+      break;
+  }
+  for (const Expr* c : parser::internal::Children(e)) {
+    if (c->type() == parser::ValueType::kVector || c->type() == parser::ValueType::kMatrix) {
+      return InfoRefTime(*c, ts);
+    }
+  }
+  return ts;
+}
+
+// info(v, {selector}) (experimental, upstream evalInfo): adds the data labels of info
+// series (default target_info) that share v's identifying labels (instance, job).
+absl::StatusOr<Matrix> Evaluator::EvalInfo(const Call& c, const Range& r) {
+  STRATA_ASSIGN_OR_RETURN(Matrix base, Eval(*c.args[0], r));
+  std::vector<model::Matcher> name_ms, data_ms;
+  const VectorSelector* sel = nullptr;
+  if (c.args.size() > 1) {
+    const Expr* a = c.args[1].get();
+    while (a->kind() == NodeKind::kParen) a = parser::As<parser::ParenExpr>(*a).expr.get();
+    if (a->kind() != NodeKind::kVectorSelector) return Invalid("info(): second argument must be a selector");
+    sel = &parser::As<VectorSelector>(*a);
+    for (const auto& m : sel->matchers) {
+      (m.name() == model::kMetricName ? name_ms : data_ms).push_back(m);
+    }
+  }
+  bool positive = false;
+  for (const auto& m : name_ms) {
+    positive = positive || m.type() == model::MatchType::kEqual || m.type() == model::MatchType::kRegexMatch;
+  }
+  // No name matcher: target_info. Only negative ones: among the *_info metrics.
+  const bool base_filter = positive;
+  if (!positive) {
+    auto m = name_ms.empty()
+                 ? model::Matcher::Create(model::MatchType::kEqual, model::kMetricName, "target_info")
+                 : model::Matcher::Create(model::MatchType::kRegexMatch, model::kMetricName, ".+_info");
+    if (!m.ok()) return m.status();
+    name_ms.push_back(*m);
+  }
+  bool data_accepts_empty = true;
+  std::vector<std::string> data_names;
+  for (const auto& m : data_ms) {
+    data_accepts_empty = data_accepts_empty && m.MatchesEmpty();
+    data_names.push_back(m.name());
+  }
+  data_names = Sorted(std::move(data_names));
+  // Reference times per step, and the info series' raw samples around them.
+  std::vector<int64_t> refs(static_cast<size_t>(r.n()));
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (int64_t i = 0; i < r.n(); ++i) {
+    refs[static_cast<size_t>(i)] = InfoRefTime(*c.args[0], r.At(i));
+    lo = std::min(lo, refs[static_cast<size_t>(i)]);
+    hi = std::max(hi, refs[static_cast<size_t>(i)]);
+  }
+  std::vector<model::Matcher> all = name_ms;
+  all.insert(all.end(), data_ms.begin(), data_ms.end());
+  VectorSelector tmp;
+  tmp.matchers = all;
+  std::unique_ptr<storage::Querier> q;
+  STRATA_ASSIGN_OR_RETURN(auto set, Select(tmp, lo - o_.lookback_delta_ms, hi, 0, "info", &q));
+  std::vector<model::Labels> info_labels;
+  std::vector<std::vector<model::Sample>> info_samples;
+  while (set->Next()) {
+    auto it = set->At().Iterator();
+    std::vector<model::Sample> smp;
+    while (it->Next()) smp.push_back(it->At());
+    STRATA_RETURN_IF_ERROR(it->status());
+    info_labels.push_back(set->At().labels());
+    info_samples.push_back(std::move(smp));
+  }
+  STRATA_RETURN_IF_ERROR(set->status());
+  static const std::vector<std::string> kIdentifying = {"instance", "job"};
+  StepCursor cur(base);
+  Vector vec, out;
+  MatrixBuilder mb(r);
+  for (int64_t i = 0; i < r.n(); ++i) {
+    const int64_t ts = r.At(i), ref = refs[static_cast<size_t>(i)];
+    cur.VectorAt(ts, vec);
+    out.clear();
+    // Info series present at ref: index -> sample time.
+    std::vector<std::pair<size_t, int64_t>> present;
+    for (size_t k = 0; k < info_samples.size(); ++k) {
+      const auto& smp = info_samples[k];
+      auto e = std::upper_bound(smp.begin(), smp.end(), ref,
+                                [](int64_t t, const model::Sample& x) { return t < x.t; });
+      if (e == smp.begin()) continue;
+      const model::Sample& last = *(e - 1);
+      const bool in = compat() ? last.t >= ref - o_.lookback_delta_ms : last.t > ref - o_.lookback_delta_ms;
+      if (!in || model::IsStaleNaN(last.v)) continue;
+      present.emplace_back(k, last.t);
+    }
+    for (Sample& s : vec) {
+      if ((base_filter || name_ms.size() == 1) && model::MatchesAll(name_ms, s.metric)) {
+        out.push_back(std::move(s));  // info series themselves pass through
+        continue;
+      }
+      // Per info metric name, the matching series with the latest sample wins.
+      std::vector<std::pair<std::string_view, std::pair<size_t, int64_t>>> chosen;
+      for (const auto& [k, t] : present) {
+        const model::Labels& il = info_labels[k];
+        bool match = true;
+        for (const auto& id : kIdentifying) match = match && il.Get(id) == s.metric.Get(id);
+        if (!match) continue;
+        const std::string_view nm = il.MetricName();
+        auto f = std::find_if(chosen.begin(), chosen.end(), [&](auto& e) { return e.first == nm; });
+        if (f == chosen.end()) {
+          chosen.push_back({nm, {k, t}});
+        } else if (t > f->second.second) {
+          f->second = {k, t};
+        }
+      }
+      if (chosen.empty()) {
+        if (data_accepts_empty) out.push_back(std::move(s));
+        continue;
+      }
+      model::LabelsBuilder lb(s.metric);
+      absl::flat_hash_map<std::string, std::string> added;
+      for (const auto& [nm, kt] : chosen) {
+        for (const auto& l : info_labels[kt.first]) {
+          if (l.name == model::kMetricName || l.name == "instance" || l.name == "job") continue;
+          if (!data_names.empty() && !std::binary_search(data_names.begin(), data_names.end(), std::string(l.name))) continue;
+          if (s.metric.Has(l.name)) continue;
+          auto [it, ins] = added.try_emplace(std::string(l.name), std::string(l.value));
+          if (!ins && it->second != l.value) {
+            return Invalid(internal::Cat("conflicting label: ", l.name, " has values ", it->second,
+                                         " and ", l.value, " in info series"));
+          }
+          lb.Set(l.name, l.value);
+        }
+      }
+      s.metric = lb.Build();
+      out.push_back(std::move(s));
+    }
+    STRATA_RETURN_IF_ERROR(mb.Add(ts, out));
+  }
+  return mb.Take();
 }
 
 // Vector matching signature (upstream signatureFunc): on(...) hashes only those labels,
