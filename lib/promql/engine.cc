@@ -70,6 +70,8 @@ struct RangeSource {
   std::vector<model::Labels> labels;
   std::vector<std::vector<Point>> points;
   std::vector<bool> drop;  // delayed name removal pending (subquery results)
+  bool anchored = false;   // 3.x extended range selectors
+  bool smoothed = false;
   int64_t range_ms = 0;
   int64_t offset_ms = 0;
   std::optional<int64_t> at;  // fixed reference time from @
@@ -337,7 +339,8 @@ absl::StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs, c
   auto ref = [&](int64_t ts) { return (at ? *at : ts) - offset; };
   const int64_t lookback = o_.lookback_delta_ms;
   const int64_t mint = std::min(ref(r.start), ref(r.end)) - lookback;
-  const int64_t maxt = std::max(ref(r.start), ref(r.end));
+  // smoothed (3.x extended selectors) interpolates towards the next sample: read ahead.
+  const int64_t maxt = std::max(ref(r.start), ref(r.end)) + (vs.smoothed ? lookback : 0);
   std::unique_ptr<storage::Querier> q;
   STRATA_ASSIGN_OR_RETURN(auto set, Select(vs, mint, maxt, 0, "", &q));
   Matrix out;
@@ -371,7 +374,12 @@ absl::StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs, c
       const bool in_window = compat() ? cur.t >= rt - lookback : cur.t > rt - lookback;
       if (!in_window || model::IsStaleNaN(cur.v)) continue;
       if (s.points.empty()) s.points.reserve(static_cast<size_t>(std::min<int64_t>(n, 1024)));
-      s.points.push_back(Point{ts, cur.v});
+      double v = cur.v;
+      if (vs.smoothed && have_next && !model::IsStaleNaN(next.v) && cur.t < rt) {
+        v = cur.v + (next.v - cur.v) * static_cast<double>(rt - cur.t) /
+                        static_cast<double>(next.t - cur.t);
+      }
+      s.points.push_back(Point{ts, v});
     }
     STRATA_RETURN_IF_ERROR(it->status());
     if (!s.points.empty()) {
@@ -458,8 +466,14 @@ absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range
     STRATA_ASSIGN_OR_RETURN(src.range_ms, DurationOf(ms.range_ms, ms.range_expr));
     STRATA_ASSIGN_OR_RETURN(src.offset_ms, DurationOf(vs.offset_ms, vs.offset_expr));
     src.at = AtTime(vs.at);
-    const int64_t lo = std::min(src.RefTime(r.start), src.RefTime(r.end));
-    const int64_t hi = std::max(src.RefTime(r.start), src.RefTime(r.end));
+    src.anchored = vs.anchored;
+    src.smoothed = vs.smoothed;
+    // Extended selectors also read a lookback before the range (anchor / interpolation
+    // start) and, when smoothed, a lookback after it (interpolation end).
+    const int64_t extra_lo = (vs.anchored || vs.smoothed) ? o_.lookback_delta_ms : 0;
+    const int64_t extra_hi = vs.smoothed ? o_.lookback_delta_ms : 0;
+    const int64_t lo = std::min(src.RefTime(r.start), src.RefTime(r.end)) - extra_lo;
+    const int64_t hi = std::max(src.RefTime(r.start), src.RefTime(r.end)) + extra_hi;
     std::unique_ptr<storage::Querier> q;
     STRATA_ASSIGN_OR_RETURN(auto set, Select(vs, lo - src.range_ms, hi, src.range_ms, "", &q));
     std::unique_ptr<storage::SampleIterator> it;
@@ -562,6 +576,68 @@ int NaturalCompare(std::string_view a, std::string_view b) {
   return 0;
 }
 
+// 3.x extended range selectors (`anchored`, `smoothed`) for rate, increase, delta, changes
+// and resets. pts[lo, hi) is the plain window (start, end]. anchored: the last sample at
+// or before the start (within the lookback) joins the window and nothing is extrapolated;
+// at least one sample must lie in the window. smoothed: the values at start and end are
+// interpolated linearly between the neighbouring samples (the last value is held after the
+// series' last sample), and the increase is taken between them.
+std::optional<double> ExtendedRange(std::string_view name, const std::vector<Point>& pts,
+                                    size_t lo, size_t hi, int64_t start, int64_t end,
+                                    const RangeSource& src) {
+  const bool counter = name == "rate" || name == "increase" || name == "resets";
+  std::vector<Point> seq;
+  constexpr int64_t kLookback = 5 * 60 * 1000;
+  if (src.anchored) {
+    if (hi == lo) return std::nullopt;
+    if (lo > 0 && pts[lo - 1].t > start - kLookback) seq.push_back(pts[lo - 1]);
+    seq.insert(seq.end(), pts.begin() + static_cast<std::ptrdiff_t>(lo),
+               pts.begin() + static_cast<std::ptrdiff_t>(hi));
+  } else {
+    auto interp = [&](size_t after, int64_t t) -> std::optional<double> {
+      // `after`: index of the first sample > t.
+      const bool has_before = after > 0 && pts[after - 1].t > t - kLookback;
+      const bool has_after = after < pts.size();
+      if (has_before && has_after) {
+        const Point& a = pts[after - 1];
+        const Point& b = pts[after];
+        double av = a.v;
+        if (counter && b.v < a.v) av = 0;  // a reset between the two: count up from zero
+        return av + (b.v - av) * static_cast<double>(t - a.t) / static_cast<double>(b.t - a.t);
+      }
+      if (has_before) return pts[after - 1].v;
+      if (has_after) return pts[after].v;
+      return std::nullopt;
+    };
+    // hi is the first sample > end; lo the first > start.
+    if (hi == 0 || pts[hi - 1].t <= end - kLookback) return std::nullopt;
+    auto vs = interp(lo, start);
+    auto ve = interp(hi, end);
+    if (!vs || !ve) return std::nullopt;
+    seq.push_back(Point{start, *vs});
+    for (size_t k = lo; k < hi; ++k) {
+      if (pts[k].t < end) seq.push_back(pts[k]);
+    }
+    seq.push_back(Point{end, *ve});
+  }
+  if (seq.empty()) return std::nullopt;
+  if (name == "changes" || name == "resets") {
+    double n = 0;
+    for (size_t k = 1; k < seq.size(); ++k) {
+      if (name == "resets" ? seq[k].v < seq[k - 1].v : seq[k].v != seq[k - 1].v) ++n;
+    }
+    return n;
+  }
+  double result = seq.back().v - seq.front().v;
+  if (counter) {
+    for (size_t k = 1; k < seq.size(); ++k) {
+      if (seq[k].v < seq[k - 1].v) result += seq[k - 1].v;
+    }
+  }
+  if (name == "rate") result /= static_cast<double>(src.range_ms) / 1000;
+  return result;
+}
+
 bool KeepsNameRangeFn(std::string_view name) {
   return name == "last_over_time" || name == "first_over_time";
 }
@@ -608,9 +684,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
             "smoothed modifier can only be used with: delta, increase, rate - not with ",
             name));
       }
-      if (vs.anchored || vs.smoothed) {
-        return absl::UnimplementedError("anchored/smoothed range selectors are not supported");
-      }
+
     }
   }
   if (name == "double_exponential_smoothing" || name == "holt_winters") {
@@ -654,6 +728,11 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
       // Windows move forward with ts unless @ pins them; re-scan if a pinned window
       // would need to move back (never happens: RefTime is monotonic in ts).
       std::span<const Point> win(pts.data() + lo, hi - lo);
+      if (src.anchored || src.smoothed) {
+        std::optional<double> v = ExtendedRange(name, pts, lo, hi, start, end, src);
+        if (v) s.points.push_back(Point{ts, *v});
+        continue;
+      }
       if (is_absent) {
         if (!win.empty()) absent_seen[static_cast<size_t>(i)] = true;
         continue;
