@@ -611,6 +611,8 @@ std::optional<double> ExtendedRange(std::string_view name, const std::vector<Poi
     };
     // hi is the first sample > end; lo the first > start.
     if (hi == 0 || pts[hi - 1].t <= end - kLookback) return std::nullopt;
+    // Nothing inside the range: only interpolate between samples on both sides of it.
+    if (lo == hi && (lo == 0 || hi >= pts.size())) return std::nullopt;
     auto vs = interp(lo, start);
     auto ve = interp(hi, end);
     if (!vs || !ve) return std::nullopt;
