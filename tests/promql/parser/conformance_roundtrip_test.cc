@@ -122,6 +122,59 @@ std::filesystem::path SharedDir() {
   return d == nullptr ? std::filesystem::path() : std::filesystem::path(d);
 }
 
+// Every series line of every `load` block, and every expected-series line of every eval,
+// must parse as a series description (start-timestamp `@st` lines are the runner's).
+int CheckSeriesLines(const std::filesystem::path& dir) {
+  int n = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() != ".test") continue;
+    std::ifstream in(f.path());
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    enum { kNone, kLoad, kEval } block = kNone;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string t = Trim(lines[i]);
+      if (t.empty() || t[0] == '#') {
+        if (t.empty()) block = kNone;
+        continue;
+      }
+      if (t.rfind("load", 0) == 0) {
+        block = kLoad;
+        continue;
+      }
+      if (t.rfind("eval", 0) == 0) {
+        block = kEval;
+        continue;
+      }
+      if (t.rfind("clear", 0) == 0) continue;
+      if (block == kNone) continue;
+      if (block == kEval && (t.rfind("expect", 0) == 0 || t.rfind("expected_fail", 0) == 0)) {
+        continue;
+      }
+      const std::string first = t.substr(0, t.find_first_of(" \t"));
+      if (first.find("@st") != std::string::npos) continue;
+      if (block == kEval && t.find_first_of("{ \t") == std::string::npos) continue;  // scalar
+      auto s = ParseSeriesDesc(t);
+      EXPECT_TRUE(s.ok()) << f.path().filename().string() << ":" << i + 1 << ": " << t << ": "
+                          << s.status();
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST(ConformanceRoundTripTest, EverySeriesLineParses) {
+  if (SharedDir().empty() || !std::filesystem::exists(SharedDir() / "conformance")) {
+    GTEST_SKIP() << "conformance corpus not found (STRATA_SHARED_DIR)";
+  }
+  const int n3 = CheckSeriesLines(SharedDir() / "conformance" / "promql");
+  const int n2 = CheckSeriesLines(SharedDir() / "conformance" / "promql-v2.42.0");
+  std::printf("series lines parsed: %d (promql/), %d (promql-v2.42.0/)\n", n3, n2);
+  EXPECT_GT(n3, 1000);
+  EXPECT_GT(n2, 300);
+}
+
+
 TEST(ConformanceRoundTripTest, EveryPromql3ExpressionParsesAndRoundTrips) {
   const auto dir = SharedDir() / "conformance" / "promql";
   if (SharedDir().empty() || !std::filesystem::exists(dir)) {
