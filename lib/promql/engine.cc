@@ -975,6 +975,13 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
   Series scalar_out;
   // Per-metric caches for label_replace (labels are the same at every step).
   absl::flat_hash_map<uint64_t, model::Labels> relabel_cache;
+  struct BucketInfo {
+    bool valid = false;
+    double upper_bound = 0;
+    model::Labels key;  // the series without `le`
+    uint64_t key_hash = 0;
+  };
+  absl::flat_hash_map<uint64_t, BucketInfo> bucket_cache;
   for (int64_t i = 0; i < r.n(); ++i) {
     const int64_t ts = r.At(i);
     if ((i & 255) == 0) STRATA_RETURN_IF_ERROR(CheckDeadline());
@@ -1193,19 +1200,30 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
       absl::flat_hash_map<uint64_t, size_t> idx;
       std::vector<Group> groups;
       for (const Sample& s : v) {
+        // The bucket bound and group of a series do not change between steps: cache them.
+        const uint64_t sh = s.metric.Hash();
+        auto cit = bucket_cache.find(sh);
+        if (cit == bucket_cache.end()) {
+          BucketInfo bi;
+          bi.valid = internal::ParseFloatGo(s.metric.Get("le"), &bi.upper_bound);
+          if (bi.valid) {
+            bi.key = s.metric.Without({"le"});
+            bi.key_hash = bi.key.Hash();
+          }
+          cit = bucket_cache.emplace(sh, std::move(bi)).first;
+        }
         const std::string_view le = s.metric.Get("le");
-        double ub;
-        if (!internal::ParseFloatGo(le, &ub)) {
+        double ub = cit->second.upper_bound;
+        if (!cit->second.valid) {
           Warn(internal::Cat("bucket label \"le\" is missing or has a malformed value of ",
                             model::QuoteGo(le), " for metric name ",
                             model::QuoteGo(s.metric.MetricName())),
                varg);
           continue;
         }
-        model::Labels key = s.metric.Without({"le"});
-        const uint64_t h = key.Hash();
+        const uint64_t h = cit->second.key_hash;
         auto [it, ins] = idx.try_emplace(h, groups.size());
-        if (ins) groups.push_back(Group{std::move(key), {}, s.drop_name});
+        if (ins) groups.push_back(Group{cit->second.key, {}, s.drop_name});
         groups[it->second].buckets.push_back(internal::Bucket{ub, s.v});
       }
       for (Group& g : groups) {
@@ -1601,10 +1619,6 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
               for (const auto& name : m.matching_labels) {
                 const std::string_view val = l.metric.Get(name);
                 if (!val.empty()) k2.Set(name, val);
-              }
-              if (!compat() && !drop) {
-                // Delayed name removal keeps __name__ around until the end only when it
-                // would survive; on() drops it unless listed.
               }
               lb = k2;
             } else {

@@ -6,6 +6,14 @@
 // behaviour where the two differ (left-closed range selectors and lookback, holt_winters,
 // `.` not matching newline in regexes, eager __name__ dropping).
 //
+// Implemented: every float function and aggregation of current Prometheus (plus the
+// experimental info, limitk, limit_ratio, sort_by_label, mad_over_time, first_over_time,
+// ts_of_*, histogram_quantiles), fill()/fill_left()/fill_right(), duration expressions,
+// `anchored`/`smoothed` range selectors, and the annotations upstream attaches to these.
+// Not implemented: native histograms (histogram samples are not read; histogram_* functions
+// other than histogram_quantile/histogram_fraction/histogram_quantiles over classic `le`
+// buckets return nothing) and start timestamps.
+//
 // Thread-safety: an Engine is immutable after construction and may run queries from many
 // threads at once; each query uses its own queriers.
 #pragma once
