@@ -412,6 +412,19 @@ bool XorIterator::Refill() {
       acc = Peek(pos);
       avail = 64 - static_cast<int>(pos & 7);
     }
+    if ((acc >> 62) == 0) {  // dod 0 and value unchanged: the commonest sample
+      t += tdelta;
+      acc <<= 2;
+      avail -= 2;
+      pos += 2;
+      if (pos > nbits) [[unlikely]] {
+        Fail("unexpected end of data", start, decoded_ + static_cast<int>(bt - bt_begin));
+        break;
+      }
+      *bt = static_cast<int64_t>(t);
+      *bv = std::bit_cast<double>(v);
+      continue;
+    }
     // Leading ones of the prefix, capped at 4 (the OR keeps the count <= 4 and clz defined).
     const int ones = std::countl_zero(~acc | (uint64_t{1} << 59));
     if (ones < 4) [[likely]] {
@@ -487,18 +500,12 @@ bool XorIterator::Refill() {
   return true;
 }
 
-bool XorIterator::Next() {
-  if (batch_i_ >= batch_n_) [[unlikely]] {
-    if (done_ || err_ != nullptr || !Refill()) {
-      done_ = true;
-      return false;
-    }
+bool XorIterator::NextBatch() {
+  if (done_ || err_ != nullptr || !Refill()) {
+    done_ = true;
+    return false;
   }
-  t_ = batch_t_[batch_i_];
-  v_ = batch_v_[batch_i_];
-  ++batch_i_;
-  ++read_;
-  return true;
+  return Next();
 }
 
 bool XorIterator::Seek(int64_t t) {

@@ -99,7 +99,15 @@ class XorIterator final {
   void Reset(std::string_view chunk);
 
   // Advances to the next sample. False at the end, or on corrupt data (then status()).
-  bool Next();
+  // Inline: serving a decoded sample is a few instructions; decoding happens in batches.
+  bool Next() {
+    if (batch_i_ >= batch_n_) [[unlikely]] return NextBatch();
+    t_ = batch_t_[batch_i_];
+    v_ = batch_v_[batch_i_];
+    ++batch_i_;
+    ++read_;
+    return true;
+  }
   // First sample with ts >= t; never moves backwards: if the current sample already has
   // ts >= t it stays. False once the chunk is exhausted or on error.
   bool Seek(int64_t t);
@@ -126,6 +134,8 @@ class XorIterator final {
 
   // Decodes the next batch. False if no sample could be decoded (clean end, or err_ set).
   bool Refill();
+  // Next() when the batch is used up: refills and serves the first sample, or ends.
+  bool NextBatch();
   // Decodes samples 0 and 1 (whole-byte varints) into the batch; false on error.
   bool DecodeHead(int want, int* n);
   void Fail(const char* what, size_t pos_bits, int sample);
