@@ -25,6 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<record::RefTombstone> stones;
   std::vector<record::RefExemplar> exemplars;
   std::vector<record::RefMetadata> metadata;
+  std::vector<record::RefHistogramSample> histograms;
+  std::vector<record::RefFloatHistogramSample> float_histograms;
   while (r->Next()) {
     const std::string_view rec = r->record();
     series.clear();
@@ -32,12 +34,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     stones.clear();
     exemplars.clear();
     metadata.clear();
+    histograms.clear();
+    float_histograms.clear();
     switch (record::GetType(rec)) {
       case record::Type::kSeries: (void)record::DecodeSeries(rec, &series); break;
       case record::Type::kSamples: (void)record::DecodeSamples(rec, &samples); break;
       case record::Type::kTombstones: (void)record::DecodeTombstones(rec, &stones); break;
       case record::Type::kExemplars: (void)record::DecodeExemplars(rec, &exemplars); break;
       case record::Type::kMetadata: (void)record::DecodeMetadata(rec, &metadata); break;
+      case record::Type::kHistogramSamples:
+        (void)record::DecodeHistogramSamples(rec, &histograms);
+        break;
+      case record::Type::kFloatHistogramSamples:
+        (void)record::DecodeFloatHistogramSamples(rec, &float_histograms);
+        break;
       default: break;
     }
   }
@@ -46,6 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)record::DecodeSamples(bytes, &samples);
   (void)record::DecodeExemplars(bytes, &exemplars);
   (void)record::DecodeMetadata(bytes, &metadata);
+  (void)record::DecodeHistogramSamples(bytes, &histograms);
+  (void)record::DecodeFloatHistogramSamples(bytes, &float_histograms);
 
   wal::internal::SegmentParser parser(bytes);
   std::string payload;

@@ -60,6 +60,101 @@ absl::Status Finish(const base::Decoder& d, Type t) {
   return absl::OkStatus();
 }
 
+void PutSpans(std::string* out, const std::vector<Span>& spans) {
+  base::PutUvarint(out, spans.size());
+  for (const Span& sp : spans) {
+    base::PutVarint(out, sp.offset);
+    base::PutUvarint(out, sp.length);
+  }
+}
+
+// Reads a span list. Each span takes at least two bytes, so a bogus count stops at the end
+// of the data instead of allocating.
+void ReadSpans(base::Decoder& d, std::vector<Span>* spans) {
+  const uint64_t n = d.Uvarint();
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    Span sp;
+    sp.offset = static_cast<int32_t>(d.Varint());
+    sp.length = static_cast<uint32_t>(d.Uvarint());
+    if (d.ok()) spans->push_back(sp);
+  }
+}
+
+// Shared by the integer and float histogram records: put_count/read_count handle zero_count
+// and count, put_bucket/read_bucket one bucket, each in that record's number format.
+template <typename H, typename PutCount, typename PutBucket>
+void PutHistogram(std::string* out, const H& h, PutCount put_count, PutBucket put_bucket) {
+  out->push_back(static_cast<char>(h.counter_reset_hint));
+  base::PutVarint(out, h.schema);
+  base::PutBE64(out, std::bit_cast<uint64_t>(h.zero_threshold));
+  put_count(h.zero_count);
+  put_count(h.count);
+  base::PutBE64(out, std::bit_cast<uint64_t>(h.sum));
+  PutSpans(out, h.positive_spans);
+  PutSpans(out, h.negative_spans);
+  base::PutUvarint(out, h.positive_buckets.size());
+  for (const auto& b : h.positive_buckets) put_bucket(b);
+  base::PutUvarint(out, h.negative_buckets.size());
+  for (const auto& b : h.negative_buckets) put_bucket(b);
+}
+
+template <typename H, typename ReadCount, typename ReadBucket>
+void ReadHistogram(base::Decoder& d, H* h, ReadCount read_count, ReadBucket read_bucket) {
+  h->counter_reset_hint = d.Byte();
+  h->schema = static_cast<int32_t>(d.Varint());
+  h->zero_threshold = std::bit_cast<double>(d.BE64());
+  h->zero_count = read_count();
+  h->count = read_count();
+  h->sum = std::bit_cast<double>(d.BE64());
+  ReadSpans(d, &h->positive_spans);
+  ReadSpans(d, &h->negative_spans);
+  for (auto* buckets : {&h->positive_buckets, &h->negative_buckets}) {
+    const uint64_t n = d.Uvarint();
+    for (uint64_t i = 0; i < n && d.ok(); ++i) {
+      const auto b = read_bucket();
+      if (d.ok()) buckets->push_back(b);
+    }
+  }
+}
+
+template <typename Entry, typename PutH>
+void EncodeHistogramRecord(Type type, std::span<const Entry> entries, std::string* out,
+                           PutH put_h) {
+  out->push_back(static_cast<char>(type));
+  if (entries.empty()) return;
+  const Entry& first = entries.front();
+  base::PutBE64(out, first.ref);
+  base::PutBE64(out, static_cast<uint64_t>(first.t));
+  for (const Entry& e : entries) {
+    base::PutVarint(out, static_cast<int64_t>(e.ref - first.ref));
+    base::PutVarint(out, static_cast<int64_t>(static_cast<uint64_t>(e.t) -
+                                              static_cast<uint64_t>(first.t)));
+    put_h(e);
+  }
+}
+
+template <typename Entry, typename ReadH>
+absl::Status DecodeHistogramRecord(Type type, std::string_view rec, std::vector<Entry>* out,
+                                   ReadH read_h) {
+  base::Decoder d(rec);
+  absl::Status s = ReadType(d, type);
+  if (!s.ok()) return s;
+  if (d.remaining() == 0) return absl::OkStatus();
+  const uint64_t base_ref = d.BE64();
+  const uint64_t base_t = d.BE64();
+  while (d.remaining() > 0 && d.ok()) {
+    Entry e;
+    const int64_t dref = d.Varint();
+    const int64_t dt = d.Varint();
+    e.ref = base_ref + static_cast<uint64_t>(dref);
+    e.t = static_cast<int64_t>(base_t + static_cast<uint64_t>(dt));
+    read_h(d, &e);
+    if (!d.ok()) break;
+    out->push_back(std::move(e));
+  }
+  return Finish(d, type);
+}
+
 }  // namespace
 
 Type GetType(std::string_view rec) {
@@ -241,6 +336,46 @@ absl::Status DecodeMetadata(std::string_view rec, std::vector<RefMetadata>* out)
     out->push_back(std::move(m));
   }
   return Finish(d, Type::kMetadata);
+}
+
+}  // namespace strata::tsdb::record
+
+namespace strata::tsdb::record {
+
+void EncodeHistogramSamples(std::span<const RefHistogramSample> histograms, std::string* out) {
+  EncodeHistogramRecord(Type::kHistogramSamples, histograms, out,
+                        [out](const RefHistogramSample& e) {
+                          PutHistogram(
+                              out, e.h, [out](uint64_t c) { base::PutUvarint(out, c); },
+                              [out](int64_t b) { base::PutVarint(out, b); });
+                        });
+}
+
+void EncodeFloatHistogramSamples(std::span<const RefFloatHistogramSample> histograms,
+                                 std::string* out) {
+  auto put_float = [out](double v) { base::PutBE64(out, std::bit_cast<uint64_t>(v)); };
+  EncodeHistogramRecord(Type::kFloatHistogramSamples, histograms, out,
+                        [&](const RefFloatHistogramSample& e) {
+                          PutHistogram(out, e.fh, put_float, put_float);
+                        });
+}
+
+absl::Status DecodeHistogramSamples(std::string_view rec, std::vector<RefHistogramSample>* out) {
+  return DecodeHistogramRecord(
+      Type::kHistogramSamples, rec, out, [](base::Decoder& d, RefHistogramSample* e) {
+        ReadHistogram(
+            d, &e->h, [&d] { return d.Uvarint(); }, [&d] { return d.Varint(); });
+      });
+}
+
+absl::Status DecodeFloatHistogramSamples(std::string_view rec,
+                                         std::vector<RefFloatHistogramSample>* out) {
+  return DecodeHistogramRecord(
+      Type::kFloatHistogramSamples, rec, out,
+      [](base::Decoder& d, RefFloatHistogramSample* e) {
+        auto read_float = [&d] { return std::bit_cast<double>(d.BE64()); };
+        ReadHistogram(d, &e->fh, read_float, read_float);
+      });
 }
 
 }  // namespace strata::tsdb::record

@@ -126,6 +126,8 @@ absl::StatusOr<CheckpointStats> Checkpoint(base::FileSystem& fs, const std::stri
     std::vector<record::RefTombstone> tstones;
     std::vector<record::RefExemplar> exemplars;
     std::vector<record::RefMetadata> metadata;
+    std::vector<record::RefHistogramSample> histograms;
+    std::vector<record::RefFloatHistogramSample> float_histograms;
     std::map<model::SeriesRef, record::RefMetadata> latest_metadata;  // sorted: stable output
     std::string buf;
     std::vector<size_t> ends;  // end offset in buf of each batched record
@@ -208,11 +210,32 @@ absl::StatusOr<CheckpointStats> Checkpoint(base::FileSystem& fs, const std::stri
           stats.dropped_metadata += static_cast<int64_t>(metadata.size()) - kept_new;
           break;
         }
-        case record::Type::kHistogramSamples:
-        case record::Type::kFloatHistogramSamples:
-          buf.append(rec);
-          ++stats.copied_unfiltered_records;
+        case record::Type::kHistogramSamples: {
+          histograms.clear();
+          st = record::DecodeHistogramSamples(rec, &histograms);
+          if (!st.ok()) break;
+          const size_t n = histograms.size();
+          std::erase_if(histograms,
+                        [&](const record::RefHistogramSample& x) { return x.t < mint; });
+          stats.total_samples += static_cast<int64_t>(n);
+          stats.dropped_samples += static_cast<int64_t>(n - histograms.size());
+          if (!histograms.empty()) record::EncodeHistogramSamples(histograms, &buf);
           break;
+        }
+        case record::Type::kFloatHistogramSamples: {
+          float_histograms.clear();
+          st = record::DecodeFloatHistogramSamples(rec, &float_histograms);
+          if (!st.ok()) break;
+          const size_t n = float_histograms.size();
+          std::erase_if(float_histograms,
+                        [&](const record::RefFloatHistogramSample& x) { return x.t < mint; });
+          stats.total_samples += static_cast<int64_t>(n);
+          stats.dropped_samples += static_cast<int64_t>(n - float_histograms.size());
+          if (!float_histograms.empty()) {
+            record::EncodeFloatHistogramSamples(float_histograms, &buf);
+          }
+          break;
+        }
         default:
           ++stats.dropped_unknown_records;  // probably from a newer Prometheus
           break;

@@ -79,10 +79,15 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(std::string dir, WriterOpti
   auto bounds = SegmentBounds(*opts.fs, dir);
   if (!bounds.ok()) return bounds.status();
   std::unique_ptr<Writer> w(new Writer(std::move(dir), opts));
-  absl::MutexLock l(&w->mu_);
-  w->last_sync_ = std::chrono::steady_clock::now();
-  s = w->SetSegmentLocked(bounds->second + 1);
-  if (!s.ok()) return s;
+  {
+    absl::MutexLock l(&w->mu_);
+    w->last_sync_ = std::chrono::steady_clock::now();
+    s = w->SetSegmentLocked(bounds->second + 1);
+    if (!s.ok()) {
+      w->closed_ = true;  // nothing to close; keeps the destructor from trying
+      return s;
+    }
+  }
   // The new segment's directory entry must survive a crash, or so would its records not.
   s = opts.fs->SyncDir(w->dir_);
   if (!s.ok()) return s;
@@ -281,6 +286,7 @@ absl::Status Writer::Close() {
   absl::Status s = error_;
   // Zero-fill the current page to its end as Prometheus does; an empty page is left alone
   // so that a segment holding no records stays empty.
+  if (segment_ == nullptr) return s;  // a failed rotation left no current segment
   if (s.ok() && page_->alloc > 0) s = FlushPageLocked(/*clear=*/true);
   if (s.ok()) s = segment_->Sync();
   absl::Status c = segment_->Close();

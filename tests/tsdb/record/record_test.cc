@@ -132,6 +132,83 @@ TEST(RecordTest, ExemplarsRecordMatchesHandComputedBytes) {
   EXPECT_EQ(got, ex);
 }
 
+Histogram SmallHistogram() {
+  Histogram h;
+  h.zero_count = 1;
+  h.count = 5;
+  h.sum = 10;
+  h.positive_spans = {{0, 2}};
+  h.positive_buckets = {2, 1};  // delta-encoded: counts 2, 3
+  return h;
+}
+
+TEST(RecordTest, HistogramSamplesRecordMatchesHandComputedBytes) {
+  const std::vector<RefHistogramSample> hs = {{9, 100, SmallHistogram()}};
+  std::string rec;
+  EncodeHistogramSamples(hs, &rec);
+  const std::string want = Bytes({
+      0x07, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 100,  // type, first ref, first t
+      0x00, 0x00,                                             // dref, dt
+      0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,                     // hint, schema, zero threshold
+      0x01, 0x05, 0x40, 0x24, 0, 0, 0, 0, 0, 0,               // zero count, count, sum 10
+      0x01, 0x00, 0x02, 0x00,                                 // spans: +{0,2}, none negative
+      0x02, 0x04, 0x02, 0x00});                               // buckets: +[2,1], none negative
+  EXPECT_EQ(rec, want);
+  std::vector<RefHistogramSample> got;
+  STRATA_ASSERT_OK(DecodeHistogramSamples(rec, &got));
+  EXPECT_EQ(got, hs);
+}
+
+TEST(RecordTest, FloatHistogramSamplesRecordMatchesHandComputedBytes) {
+  FloatHistogram fh;
+  fh.zero_count = 1;
+  fh.count = 5;
+  fh.sum = 10;
+  fh.positive_spans = {{0, 2}};
+  fh.positive_buckets = {2, 3};
+  const std::vector<RefFloatHistogramSample> hs = {{9, 100, fh}};
+  std::string rec;
+  EncodeFloatHistogramSamples(hs, &rec);
+  const std::string want = Bytes({
+      0x08, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 100, 0x00, 0x00,
+      0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+      0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x40, 0x14, 0, 0, 0, 0, 0, 0,  // zero count 1, count 5
+      0x40, 0x24, 0, 0, 0, 0, 0, 0,                                // sum 10
+      0x01, 0x00, 0x02, 0x00,
+      0x02, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x08, 0, 0, 0, 0, 0, 0, 0x00});  // [2.0, 3.0]
+  EXPECT_EQ(rec, want);
+  std::vector<RefFloatHistogramSample> got;
+  STRATA_ASSERT_OK(DecodeFloatHistogramSamples(rec, &got));
+  EXPECT_EQ(got, hs);
+}
+
+TEST(RecordTest, HistogramRoundTripWithNegativeSchemaSpansAndDeltas) {
+  Histogram h = SmallHistogram();
+  h.counter_reset_hint = 2;
+  h.schema = -4;
+  h.zero_threshold = 1e-128;
+  h.negative_spans = {{-3, 1}, {2, 2}};
+  h.negative_buckets = {5, -2, 7};
+  const std::vector<RefHistogramSample> hs = {{5, 1000, h}, {3, 900, SmallHistogram()}};
+  std::string rec;
+  EncodeHistogramSamples(hs, &rec);
+  std::vector<RefHistogramSample> got;
+  STRATA_ASSERT_OK(DecodeHistogramSamples(rec, &got));
+  EXPECT_EQ(got, hs);
+  // Truncation is DataLoss, never a crash, except at an entry boundary (17 = header alone,
+  // or right after the first entry) or after the type byte, where a shorter record is
+  // well-formed.
+  std::string first_only;
+  EncodeHistogramSamples(std::span(hs).first(1), &first_only);
+  for (size_t n = 1; n < rec.size(); ++n) {
+    if (n == 1 || n == 17 || n == first_only.size()) continue;
+    got.clear();
+    EXPECT_THAT(DecodeHistogramSamples(rec.substr(0, n), &got),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("histogram_samples record")))
+        << "cut at " << n;
+  }
+}
+
 TEST(RecordTest, GetTypeAndNames) {
   EXPECT_EQ(GetType(""), Type::kUnknown);
   EXPECT_EQ(GetType(Bytes({0x02})), Type::kSamples);

@@ -136,6 +136,35 @@ TEST_P(CheckpointTest, KeepsLiveSeriesAndRecentDataThenReplaysCheckpointAndLater
 INSTANTIATE_TEST_SUITE_P(Compression, CheckpointTest,
                          ::testing::Values(Compression::kNone, Compression::kZstd));
 
+TEST(CheckpointHistogramTest, FiltersHistogramSamplesByMint) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("wal");
+  STRATA_ASSERT_OK_AND_ASSIGN(auto w, Writer::Open(dir, WriterOptions{}));
+  record::Histogram h;
+  h.count = 3;
+  h.positive_spans = {{0, 1}};
+  h.positive_buckets = {3};
+  record::FloatHistogram fh;
+  fh.count = 1.5;
+  std::string hist, fhist;
+  record::EncodeHistogramSamples(
+      std::vector<record::RefHistogramSample>{{1, 100, h}, {1, 300, h}}, &hist);
+  record::EncodeFloatHistogramSamples(
+      std::vector<record::RefFloatHistogramSample>{{2, 100, fh}}, &fhist);
+  STRATA_ASSERT_OK(w->Log({Series({{1, Lbl(1)}, {2, Lbl(2)}}), hist, fhist}));
+  STRATA_ASSERT_OK(w->NextSegment());
+  STRATA_ASSERT_OK_AND_ASSIGN(
+      CheckpointStats stats,
+      Checkpoint(Fs(), dir, 0, 0, [](model::SeriesRef) { return true; }, 200));
+  EXPECT_EQ(stats.total_samples, 3);
+  EXPECT_EQ(stats.dropped_samples, 2);
+  std::string want_hist;
+  record::EncodeHistogramSamples(std::vector<record::RefHistogramSample>{{1, 300, h}},
+                                 &want_hist);
+  STRATA_ASSERT_OK_AND_ASSIGN(auto recs, testutil::ReadAll(CheckpointDir(dir, 0)));
+  EXPECT_THAT(recs, ElementsAre(Series({{1, Lbl(1)}, {2, Lbl(2)}}), want_hist));
+}
+
 TEST(CheckpointErrorsTest, GapAfterLastCheckpointAndCorruptInputLeaveNoCheckpoint) {
   TempDir tmp;
   const std::string dir = tmp.Sub("wal");

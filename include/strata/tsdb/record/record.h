@@ -13,6 +13,14 @@
 //   metadata (6)    repeated: uvarint ref | type(1) | uvarint #fields |
 //                     (field name, value) strings: Prometheus writes 2, "UNIT" then "HELP";
 //                     unknown fields are skipped on decode
+//   histogram samples (7)  first_ref(8) | first_t(8) | per entry: varint dref | varint dt |
+//                     counter_reset_hint(1) | varint schema | zero_threshold bits(8) |
+//                     uvarint zero_count | uvarint count | sum bits(8) |
+//                     uvarint #pos spans + (varint offset, uvarint length)... |
+//                     the same for negative spans | uvarint #pos buckets + varint each |
+//                     the same for negative buckets (bucket counts delta-encoded)
+//   float histogram samples (8)  as 7, but zero_count, count and every bucket are
+//                     float64 bits(8) (absolute bucket counts)
 //
 // Encoders append to a caller-owned std::string, so a caller can reuse its buffer and encode
 // outside any lock. Decoders append to a caller-owned vector and return DataLoss naming the
@@ -20,8 +28,8 @@
 // varint, trailing bytes, unsorted labels). They never read out of bounds. Label sets and
 // metadata strings are copied out of the record, so results outlive it.
 //
-// Types 7 and 8 (native histogram samples) and 5 (WBL m-map markers) are recognised by
-// GetType() but have no codec here yet (TODO(#3)).
+// Type 5 (WBL m-map markers) is recognised by GetType() but has no codec: the WAL never
+// holds it. Newer types (9+, Prometheus >= 2.5x/3.x) are kUnknown.
 //
 // Thread-safety: free functions without shared state.
 #pragma once
@@ -110,12 +118,65 @@ struct RefMetadata {
   friend bool operator==(const RefMetadata&, const RefMetadata&) = default;
 };
 
+// A native histogram's bucket layout: `length` consecutive buckets starting `offset` after
+// the previous span (model/histogram.Span).
+struct Span {
+  int32_t offset = 0;
+  uint32_t length = 0;
+  friend bool operator==(const Span&, const Span&) = default;
+};
+
+// An integer native histogram as the WAL stores it (bucket counts delta-encoded, as in
+// Prometheus's histogram.Histogram).
+struct Histogram {
+  uint8_t counter_reset_hint = 0;
+  int32_t schema = 0;
+  double zero_threshold = 0;
+  uint64_t zero_count = 0;
+  uint64_t count = 0;
+  double sum = 0;
+  std::vector<Span> positive_spans, negative_spans;
+  std::vector<int64_t> positive_buckets, negative_buckets;
+  friend bool operator==(const Histogram&, const Histogram&) = default;
+};
+
+// A float native histogram (absolute bucket counts).
+struct FloatHistogram {
+  uint8_t counter_reset_hint = 0;
+  int32_t schema = 0;
+  double zero_threshold = 0;
+  double zero_count = 0;
+  double count = 0;
+  double sum = 0;
+  std::vector<Span> positive_spans, negative_spans;
+  std::vector<double> positive_buckets, negative_buckets;
+  friend bool operator==(const FloatHistogram&, const FloatHistogram&) = default;
+};
+
+struct RefHistogramSample {
+  model::SeriesRef ref = 0;
+  int64_t t = 0;
+  Histogram h;
+  friend bool operator==(const RefHistogramSample&, const RefHistogramSample&) = default;
+};
+
+struct RefFloatHistogramSample {
+  model::SeriesRef ref = 0;
+  int64_t t = 0;
+  FloatHistogram fh;
+  friend bool operator==(const RefFloatHistogramSample&,
+                         const RefFloatHistogramSample&) = default;
+};
+
 // Encoders: append one complete record (type byte included) to `*out`.
 void EncodeSeries(std::span<const RefSeries> series, std::string* out);
 void EncodeSamples(std::span<const RefSample> samples, std::string* out);
 void EncodeTombstones(std::span<const RefTombstone> tombstones, std::string* out);
 void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out);
 void EncodeMetadata(std::span<const RefMetadata> metadata, std::string* out);
+void EncodeHistogramSamples(std::span<const RefHistogramSample> histograms, std::string* out);
+void EncodeFloatHistogramSamples(std::span<const RefFloatHistogramSample> histograms,
+                                 std::string* out);
 
 // Decoders: append the entries of `rec` to `*out`. Return InvalidArgument if `rec` is not
 // of the expected type and DataLoss ("samples record: unexpected end of data at offset 17")
@@ -125,5 +186,8 @@ absl::Status DecodeSamples(std::string_view rec, std::vector<RefSample>* out);
 absl::Status DecodeTombstones(std::string_view rec, std::vector<RefTombstone>* out);
 absl::Status DecodeExemplars(std::string_view rec, std::vector<RefExemplar>* out);
 absl::Status DecodeMetadata(std::string_view rec, std::vector<RefMetadata>* out);
+absl::Status DecodeHistogramSamples(std::string_view rec, std::vector<RefHistogramSample>* out);
+absl::Status DecodeFloatHistogramSamples(std::string_view rec,
+                                         std::vector<RefFloatHistogramSample>* out);
 
 }  // namespace strata::tsdb::record

@@ -3,8 +3,9 @@
 //
 // A checkpoint `wal/checkpoint.NNNNNNNN` holds, as ordinary WAL segments, the state of
 // every segment up to and including N (and the previous checkpoint) that the head still
-// needs: series records of kept series, samples and exemplars with t >= mint, tombstones
-// with maxt >= mint and, at the end, the latest metadata record of each kept series. It
+// needs: series records of kept series, float and histogram samples and exemplars with
+// t >= mint, tombstones with maxt >= mint and, at the end, the latest metadata record of
+// each kept series. It
 // is built in `checkpoint.NNNNNNNN.tmp` and renamed into place, so a crash leaves either
 // the old state or the new one (Open-time cleanup: DeleteTempCheckpoints).
 //
@@ -36,13 +37,11 @@ inline constexpr std::string_view kCheckpointPrefix = "checkpoint.";
 // What Checkpoint() kept and dropped (Prometheus's CheckpointStats).
 struct CheckpointStats {
   int64_t total_series = 0, dropped_series = 0;
-  int64_t total_samples = 0, dropped_samples = 0;
+  int64_t total_samples = 0, dropped_samples = 0;  // float and histogram samples
   int64_t total_tombstones = 0, dropped_tombstones = 0;
   int64_t total_exemplars = 0, dropped_exemplars = 0;
   int64_t total_metadata = 0, dropped_metadata = 0;
-  // Native-histogram records (types 7, 8) have no codec yet, so they are copied unfiltered
-  // (TODO(#3)); unknown record types are dropped as Prometheus does.
-  int64_t copied_unfiltered_records = 0;
+  // Records of unknown type (e.g. from a newer Prometheus), dropped as Prometheus does.
   int64_t dropped_unknown_records = 0;
 };
 
