@@ -197,5 +197,33 @@ TEST(NameDroppingTest, DelayedIn3xEagerIn2x) {
   EXPECT_EQ(c->vector[0].metric.MetricName(), "a_total");
 }
 
+TEST(SubqueryTest, EvaluationTimesAreAlignedToMultiplesOfTheStep) {
+  MemStorage db;
+  Load(db, {{"__name__", "m"}}, {1, 2}, 10'000);
+  Engine e;
+  // [50s:10s] at 10s: times -30s..10s (the -40s boundary is excluded in 3.x): 1 + 2.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "sum_over_time(m[50s:10s])", 10'000), 3);
+  // [10s:5s] at 7s: the range starts at -3s; the first aligned time is 0s, then 5s.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "sum_over_time(m[10s:5s])", 7'000), 2);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "count_over_time(m[10s:5s])", 7'000), 2);
+}
+
+TEST(AnnotationsTest, RateOfANonCounterNameIsAnInfoWithItsPosition) {
+  MemStorage db;
+  Load(db, {{"__name__", "m"}}, {1, 2, 3});
+  Engine e;
+  auto r = e.InstantQuery(db, "rate(m[5m])", 2 * kMin);
+  STRATA_ASSERT_OK(r.status());
+  ASSERT_EQ(r->infos.size(), 1u);
+  EXPECT_EQ(r->infos[0],
+            "PromQL info: metric might not be a counter, name does not end in "
+            "_total/_sum/_count/_bucket: \"m\" (1:6)");
+  auto q = e.InstantQuery(db, "quantile(2, m)", 2 * kMin);
+  STRATA_ASSERT_OK(q.status());
+  ASSERT_EQ(q->warnings.size(), 1u);
+  EXPECT_EQ(q->warnings[0], "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)");
+  EXPECT_TRUE(std::isinf(q->vector[0].v));
+}
+
 }  // namespace
 }  // namespace strata::promql
