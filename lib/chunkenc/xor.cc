@@ -81,12 +81,6 @@ class BitSink {
   int free_;  // free bits at the low end of acc_ (1..64)
 };
 
-inline uint64_t LowBits(uint64_t v, int n) { return n == 64 ? v : v & ((uint64_t{1} << n) - 1); }
-
-// Prometheus bitRange: n bits hold -(2^(n-1) - 1) .. 2^(n-1).
-inline bool BitRange(int64_t x, int n) {
-  return -((int64_t{1} << (n - 1)) - 1) <= x && x <= (int64_t{1} << (n - 1));
-}
 
 // Writes the XOR code of `vbits` against `prev` (Prometheus xorWrite). Returns true if the
 // code ended with a payload whose width is a multiple of 8 (so bstream's last primitive write
@@ -198,14 +192,17 @@ void XorAppender::Append(int64_t t, double v) {
     tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
     const auto dod = static_cast<int64_t>(tdelta - tdelta_);
     const auto udod = static_cast<uint64_t>(dod);
-    if (dod == 0) {
-      w.Put(0, 1);
-    } else if (BitRange(dod, 14)) {
-      w.Put((uint64_t{0b10} << 14) | LowBits(udod, 14), 16);
-    } else if (BitRange(dod, 17)) {
-      w.Put((uint64_t{0b110} << 17) | LowBits(udod, 17), 20);
-    } else if (BitRange(dod, 20)) {
-      w.Put((uint64_t{0b1110} << 20) | LowBits(udod, 20), 24);
+    // Prometheus's bitRange(dod, w): -(2^(w-1) - 1) <= dod <= 2^(w-1), i.e. dod + 2^(w-1) - 1
+    // in 0 .. 2^w - 1. The bucket is chosen with conditional moves, as jittery scrape
+    // timestamps make it irregular.
+    const bool in14 = udod + 8191 < (uint64_t{1} << 14);
+    const bool in17 = udod + 65535 < (uint64_t{1} << 17);
+    const bool in20 = udod + 524287 < (uint64_t{1} << 20);
+    if (in20 || dod == 0) [[likely]] {
+      const int width = dod == 0 ? 0 : in14 ? 14 : in17 ? 17 : 20;
+      const uint64_t prefix = dod == 0 ? 0 : in14 ? 0b10 : in17 ? 0b110 : 0b1110;
+      const int plen = dod == 0 ? 1 : in14 ? 2 : in17 ? 3 : 4;
+      w.Put((prefix << width) | (udod & ((uint64_t{1} << width) - 1)), plen + width);
     } else {
       w.Put(0b1111, 4);
       w.Put(udod, 64);
