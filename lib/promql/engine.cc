@@ -346,7 +346,9 @@ absl::StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs, c
   Matrix out;
   std::unique_ptr<storage::SampleIterator> it;
   const int64_t n = r.n();
+  size_t nseries = 0;
   while (set->Next()) {
+    if ((nseries++ & 255) == 0) STRATA_RETURN_IF_ERROR(CheckDeadline());
     storage::Series& series = set->At();
     it = series.Iterator(std::move(it));
     Series s;
@@ -716,6 +718,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
   const bool counter_fn = name == "rate" || name == "increase" || name == "irate";
   std::vector<double> tmp;
   for (size_t si = 0; si < src.labels.size(); ++si) {
+    if ((si & 255) == 0) STRATA_RETURN_IF_ERROR(CheckDeadline());
     const std::vector<Point>& pts = src.points[si];
     Series s;
     size_t lo = 0, hi = 0;

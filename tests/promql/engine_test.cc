@@ -177,6 +177,17 @@ TEST(LimitsTest, SampleLimitAndResolutionLimitFailWithUpstreamMessages) {
               HasSubstr("exceeded maximum resolution of 11,000 points per timeseries"));
 }
 
+TEST(LimitsTest, ExpiredDeadlineFailsWithDeadlineExceeded) {
+  MemStorage db;
+  Load(db, {{"__name__", "m"}}, {1});
+  EngineOptions o;
+  o.timeout = absl::Seconds(-1);  // already expired: no timing involved
+  Engine e(o);
+  auto r = e.InstantQuery(db, "m", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
 TEST(NameDroppingTest, DelayedIn3xEagerIn2x) {
   MemStorage db;
   Load(db, {{"__name__", "a_total"}, {"x", "1"}}, {1});
