@@ -231,6 +231,12 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
                      use_compressed ? kZstdFlag : 0, i + 1 == recs.size());
     if (!s.ok()) return s;
   }
+  if (zstd) {
+    // Do not let one huge batch (a checkpoint flush) pin its buffers in this thread forever.
+    for (size_t i = 0; i < recs.size(); ++i) {
+      if (compressed[i].capacity() > (size_t{4} << 20)) std::string().swap(compressed[i]);
+    }
+  }
   switch (opts_.sync_policy) {
     case SyncPolicy::kAlways:
       return SyncLocked();
