@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "promql/functions.h"
 #include "re2/re2.h"
+#include "xxhash.h"
 #include "base/status_macros.h"
 #include "strata/model/sample.h"
 #include "strata/promql/engine.h"
@@ -533,6 +534,19 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeRaw(const Expr& e, int64_t ts) {
     if (!s.points.empty()) out.push_back(std::move(s));
   }
   return out;
+}
+
+// Prometheus's labels.Labels.Hash(): xxHash64 (seed 0) over name 0xff value 0xff ... for
+// every label in order.
+uint64_t GoLabelsHash(const model::Labels& l) {
+  std::string b;
+  for (const auto& lb : l) {
+    b.append(lb.name.data(), lb.name.size());
+    b.push_back('\xff');
+    b.append(lb.value.data(), lb.value.size());
+    b.push_back('\xff');
+  }
+  return XXH64(b.data(), b.size(), 0);
 }
 
 // Labels for absent()/absent_over_time(): the equality matchers' pairs, except names that
@@ -1966,9 +1980,10 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
         }
         case AggregateOp::kLimitRatio: {
           for (size_t k : g.members) {
-            // A stable per-series offset in [0, 1) (upstream uses the labels hash).
-            const double off = static_cast<double>(in[k].metric.Hash() % (1ull << 53)) /
-                               static_cast<double>(1ull << 53);
+            // The series' offset in [0, 1] from Prometheus's labels.Hash, so the same
+            // series are picked as upstream (AddRatioSample).
+            const double off = static_cast<double>(GoLabelsHash(in[k].metric)) /
+                               static_cast<double>(UINT64_MAX);
             const bool keep = ratio >= 0 ? off < ratio : off >= 1 + ratio;
             if (keep) out.push_back(Sample{in[k].metric, ts, vals[k], in[k].drop_name});
           }
