@@ -9,6 +9,8 @@
 #include <thread>
 
 #include <mutex>
+#include "absl/strings/match.h"
+#include "strata/base/status.h"
 #include "strata/chunkenc/xor.h"
 #include "strata/tsdb/errors.h"
 #include "testing/status_matchers.h"
@@ -143,6 +145,19 @@ TEST(HeadAppenderTest, ErrorsFollowPrometheusRules) {
   EXPECT_EQ(st.duplicate_samples, 1u);
   EXPECT_EQ(st.out_of_bounds_samples, 1u);
   EXPECT_EQ(st.samples_appended, 2u);
+}
+
+TEST(HeadErrorsTest, TagsSurviveAnnotateAndAreDistinct) {
+  const absl::Status ooo = base::Annotate(OutOfOrderSampleError("{a=\"b\"}", 5), "scrape");
+  EXPECT_TRUE(IsOutOfOrderSample(ooo));
+  EXPECT_FALSE(IsDuplicateSample(ooo));
+  EXPECT_FALSE(IsOutOfBounds(ooo));
+  EXPECT_TRUE(absl::StartsWith(ooo.message(), "scrape: out of order sample"));
+  EXPECT_TRUE(IsDuplicateSample(DuplicateSampleError("x", 1)));
+  EXPECT_TRUE(IsOutOfBounds(OutOfBoundsError("x", 1, 2)));
+  // The same text without the tag is not recognised.
+  EXPECT_FALSE(IsOutOfOrderSample(absl::InvalidArgumentError("out of order sample")));
+  EXPECT_FALSE(IsOutOfOrderSample(absl::OkStatus()));
 }
 
 TEST(HeadAppenderTest, EmptyLabelsAndUnknownRefs) {
