@@ -1,0 +1,130 @@
+// strata::tsdb::DB: a Prometheus-2.42-compatible data directory (section 2 of
+// /work/shared/formats/tsdb-format.md): persisted blocks `<ULID>/`, the write-ahead log
+// `wal/` feeding an in-memory Head, and the `lock` file.
+//
+// Open() takes the lock, deletes leftovers of interrupted writes, opens every block, repairs
+// the WAL tail and replays checkpoint + WAL into the head. Appends go to the head (and, as
+// one WAL batch per commit, to the WAL); Compact() persists the oldest head range into a
+// level-1 block as Prometheus's compactHead does, truncates the head and checkpoints the WAL;
+// retention deletes blocks older than `retention_ms` behind the newest block.
+//
+// Not implemented yet (issue 4): leveled compaction of blocks (2h -> 6h -> 18h ...),
+// vertical (overlapping-block) compaction, tombstones/Delete.
+//
+// Thread-safety: DB is thread-safe. Queries and appends may run concurrently with each
+// other; Compact() and Close() serialise on the DB mutex. A querier pins the blocks it reads
+// (shared_ptr), so a block deleted by retention stays readable until the querier is closed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "strata/base/file_system.h"
+#include "strata/storage/querier.h"
+#include "strata/tsdb/block/block.h"
+#include "strata/tsdb/head.h"
+#include "strata/tsdb/wal/writer.h"
+
+namespace strata::tsdb {
+
+struct DBOptions {
+  // File system for all I/O. nullptr: base::DefaultFileSystem().
+  base::FileSystem* fs = nullptr;
+  // Head chunk range and level-1 block range, ms. Default 2h as Prometheus.
+  int64_t block_range = 2 * 60 * 60 * 1000;
+  // Blocks whose max time is more than retention_ms before the newest block's max time are
+  // deleted after each compaction and at Open (Prometheus's BeyondTimeRetention), ms.
+  // 0: keep everything.
+  int64_t retention_ms = 0;
+  // When appended WAL records reach the disk (see wal::SyncPolicy). Default: fsync every
+  // commit, so a committed sample survives a process or machine crash.
+  wal::SyncPolicy wal_sync = wal::SyncPolicy::kAlways;
+  // WAL segment size in bytes.
+  int64_t wal_segment_size = wal::kDefaultSegmentSize;
+  // Read-only: no lock, no leftover cleanup, no WAL writer (the WAL is only replayed);
+  // appends and Compact() return FailedPrecondition. Like promtool's read-only DB.
+  bool read_only = false;
+  // Receives one line per notable event (leftover deleted, block cut, block deleted).
+  // nullptr: silent. The library never prints.
+  std::function<void(std::string_view)> logger;
+};
+
+// What Open() and Compact() did, for callers and tests.
+struct DBStats {
+  std::vector<std::string> removed_leftovers;  // names of deleted leftover entries
+  uint64_t blocks_created = 0;                 // by Compact()
+  uint64_t blocks_deleted = 0;                 // by retention
+  uint64_t wal_replayed_samples = 0;           // at Open
+};
+
+class DB final : public storage::Queryable, public storage::Appendable {
+ public:
+  // Opens (creating if needed) the data directory `dir`. Returns FailedPrecondition naming
+  // `dir/lock` if another DB holds it; the block's error annotated with its directory if a
+  // block fails to open; the WAL's DataLoss (segment, offset) for corruption before the
+  // tail; file-system errors otherwise.
+  static absl::StatusOr<std::unique_ptr<DB>> Open(std::string dir, DBOptions opts = {});
+
+  // Calls Close() if the owner did not; a failure goes to opts.logger.
+  ~DB() override;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+
+  // A querier over [mint, maxt] merging the head and every block overlapping the range.
+  // Returns FailedPrecondition after Close(), a block's error otherwise.
+  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
+                                                               int64_t maxt) override;
+
+  // A head appender. Samples before the newest block's max time are refused with the
+  // head's out-of-bounds error. After Close() (or read-only) every Append fails with
+  // FailedPrecondition.
+  std::unique_ptr<storage::Appender> NewAppender() override;
+
+  // Persists head data while the head spans more than 1.5 block ranges (Prometheus's
+  // compactable condition), then applies retention. Returns FailedPrecondition when closed
+  // or read-only, the block writer's or WAL checkpoint's error otherwise (the head is not
+  // truncated past data that was not persisted).
+  absl::Status Compact();
+
+  // Flushes and closes the WAL and releases the lock. Idempotent: a second call returns OK.
+  absl::Status Close();
+
+  // The open blocks sorted by min time. Shared ownership: valid while held.
+  std::vector<std::shared_ptr<block::Block>> Blocks() const;
+  Head& head() { return *head_; }
+  const std::string& dir() const { return dir_; }
+  DBStats Stats() const;
+
+ private:
+  class Appender;
+  DB(std::string dir, DBOptions opts);
+  absl::Status OpenBlocksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CompactHeadLocked(int64_t mint, int64_t maxt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status TruncateWalLocked(int64_t mint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplyRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Log(std::string_view msg) const;
+
+  const std::string dir_;
+  const DBOptions opts_;
+  base::FileSystem& fs_;
+  // Protects the block list, the WAL writer's lifetime, stats and closed_. The head and the
+  // WAL writer are internally thread-safe.
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<block::Block>> blocks_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<base::FileLock> lock_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<wal::Writer> wal_;
+  std::unique_ptr<WalSink> sink_;
+  std::unique_ptr<Head> head_;
+  DBStats stats_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace strata::tsdb

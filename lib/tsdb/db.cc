@@ -1,0 +1,363 @@
+// DB: data directory = blocks + WAL-backed head (see strata/tsdb/db.h).
+#include "strata/tsdb/db.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "strata/base/status.h"
+#include "strata/chunkenc/xor.h"
+#include "strata/tsdb/block/block_writer.h"
+#include "strata/tsdb/head_wal.h"
+#include "strata/tsdb/wal/checkpoint.h"
+#include "strata/tsdb/wal/segment.h"
+
+namespace strata::tsdb {
+namespace {
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Leftovers of interrupted writes that Prometheus's Open deletes (tsdb/db.go
+// removeBestEffortTmpDirs): block directories under construction or deletion, and `*.tmp`.
+bool IsLeftover(std::string_view name) {
+  return EndsWith(name, ".tmp-for-creation") || EndsWith(name, ".tmp-for-deletion") ||
+         EndsWith(name, ".tmp");
+}
+
+// Prometheus's rangeForTimestamp: the end of the block range containing t.
+int64_t RangeEnd(int64_t t, int64_t width) {
+  int64_t q = t / width;
+  if (t < 0 && t % width != 0) --q;  // floor division so negative times align too
+  return (q + 1) * width;
+}
+
+// Every append fails: the DB is closed or read-only.
+class FailingAppender final : public storage::Appender {
+ public:
+  explicit FailingAppender(absl::Status s) : s_(std::move(s)) {}
+  absl::StatusOr<model::SeriesRef> Append(model::SeriesRef, const model::Labels&, int64_t,
+                                          double) override {
+    return s_;
+  }
+  absl::Status Commit() override { return s_; }
+  absl::Status Rollback() override { return absl::OkStatus(); }
+
+ private:
+  absl::Status s_;
+};
+
+}  // namespace
+
+DB::DB(std::string dir, DBOptions opts)
+    : dir_(std::move(dir)),
+      opts_(std::move(opts)),
+      fs_(opts_.fs != nullptr ? *opts_.fs : *base::DefaultFileSystem()) {}
+
+absl::StatusOr<std::unique_ptr<DB>> DB::Open(std::string dir, DBOptions opts) {
+  if (opts.block_range <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tsdb open ", dir, ": block_range must be positive, got ", opts.block_range));
+  }
+  std::unique_ptr<DB> db(new DB(std::move(dir), std::move(opts)));
+  absl::MutexLock l(&db->mu_);
+  base::FileSystem& fs = db->fs_;
+  const std::string& d = db->dir_;
+  if (!db->opts_.read_only) {
+    STRATA_RETURN_IF_ERROR(fs.CreateDirs(d));
+    auto lock = fs.LockFile(base::JoinPath(d, "lock"));
+    if (!lock.ok()) {
+      return base::Annotate(lock.status(), absl::StrCat("tsdb open: lock ", d, "/lock"));
+    }
+    db->lock_ = std::move(*lock);
+    STRATA_ASSIGN_OR_RETURN(auto names, fs.ListDir(d));
+    for (const std::string& name : names) {
+      if (!IsLeftover(name)) continue;
+      STRATA_RETURN_IF_ERROR(fs.RemoveAll(base::JoinPath(d, name)));
+      db->stats_.removed_leftovers.push_back(name);
+      db->Log(absl::StrCat("removed leftover ", d, "/", name));
+    }
+  } else {
+    STRATA_ASSIGN_OR_RETURN(bool is_dir, fs.IsDirectory(d));
+    if (!is_dir) return absl::NotFoundError(absl::StrCat("tsdb open: ", d, " is not a directory"));
+  }
+  STRATA_RETURN_IF_ERROR(db->OpenBlocksLocked());
+
+  HeadOptions hopts;
+  hopts.chunk_range = db->opts_.block_range;
+  const std::string wal_dir = base::JoinPath(d, "wal");
+  if (!db->opts_.read_only) {
+    wal::WriterOptions wopts;
+    wopts.fs = &fs;
+    wopts.segment_size = db->opts_.wal_segment_size;
+    wopts.sync_policy = db->opts_.wal_sync;
+    // Open repairs a torn tail of the newest segment and starts a fresh one, so the replay
+    // below reads only intact records.
+    auto w = wal::Writer::Open(wal_dir, wopts);
+    if (!w.ok()) return base::Annotate(w.status(), absl::StrCat("tsdb open ", d));
+    db->wal_ = std::move(*w);
+    STRATA_RETURN_IF_ERROR(wal::DeleteTempCheckpoints(fs, wal_dir));
+    db->sink_ = std::make_unique<WalWriterSink>(db->wal_.get());
+    hopts.wal = db->sink_.get();
+  }
+  db->head_ = std::make_unique<Head>(hopts);
+  // Samples older than persisted data are refused, at replay and later at Append
+  // (Prometheus's minValidTime = max time of the newest block).
+  if (!db->blocks_.empty()) {
+    int64_t newest = std::numeric_limits<int64_t>::min();
+    for (const auto& b : db->blocks_) newest = std::max(newest, b->meta().max_time);
+    STRATA_RETURN_IF_ERROR(db->head_->Truncate(newest));
+  }
+  STRATA_ASSIGN_OR_RETURN(bool has_wal, fs.Exists(wal_dir));
+  if (has_wal) {
+    // Read-only opens repair nothing, so a torn tail (DataLoss) is taken as the end of the
+    // log, as promtool's read-only DB does.
+    WalReplayStats rst;
+    absl::Status s = ReplayWal(fs, wal_dir, *db->head_, &rst);
+    if (!s.ok() && !(db->opts_.read_only && absl::IsDataLoss(s))) return s;
+    db->stats_.wal_replayed_samples = rst.samples;
+  }
+  if (!db->opts_.read_only) STRATA_RETURN_IF_ERROR(db->ApplyRetentionLocked());
+  return db;
+}
+
+DB::~DB() {
+  absl::Status s = Close();
+  if (!s.ok()) Log(absl::StrCat("closing ", dir_, ": ", s.ToString()));
+}
+
+void DB::Log(std::string_view msg) const {
+  if (opts_.logger) opts_.logger(msg);
+}
+
+absl::Status DB::OpenBlocksLocked() {
+  STRATA_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
+  std::vector<std::shared_ptr<block::Block>> blocks;
+  for (const std::string& name : names) {
+    if (!block::Ulid::Parse(name).ok()) continue;  // wal, lock, chunks_head, ...
+    const std::string path = base::JoinPath(dir_, name);
+    STRATA_ASSIGN_OR_RETURN(bool is_dir, fs_.IsDirectory(path));
+    if (!is_dir) continue;
+    auto b = block::Block::Open(fs_, path);
+    if (!b.ok()) return base::Annotate(b.status(), absl::StrCat("tsdb open: block ", path));
+    blocks.push_back(std::move(*b));
+  }
+  std::sort(blocks.begin(), blocks.end(), [](const auto& a, const auto& b) {
+    return a->meta().min_time < b->meta().min_time;
+  });
+  blocks_ = std::move(blocks);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, int64_t maxt) {
+  std::vector<std::shared_ptr<block::Block>> blocks;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
+    blocks = blocks_;
+  }
+  std::vector<std::unique_ptr<storage::Querier>> qs;
+  for (const auto& b : blocks) {
+    // Block range is half-open [min_time, max_time); the query range is closed.
+    if (b->meta().max_time <= mint || b->meta().min_time > maxt) continue;
+    auto q = b->NewQuerier(mint, maxt);
+    if (!q.ok()) return base::Annotate(q.status(), absl::StrCat("block ", b->dir()));
+    qs.push_back(std::move(*q));
+  }
+  if (head_->MaxTime() >= mint && head_->MinTime() <= maxt) {
+    STRATA_ASSIGN_OR_RETURN(auto hq, head_->NewQuerier(mint, maxt));
+    qs.push_back(std::move(hq));
+  }
+  if (qs.size() == 1) return std::move(qs[0]);
+  return storage::NewMergeQuerier(std::move(qs));
+}
+
+std::unique_ptr<storage::Appender> DB::NewAppender() {
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) {
+      return std::make_unique<FailingAppender>(
+          absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed")));
+    }
+  }
+  if (opts_.read_only) {
+    return std::make_unique<FailingAppender>(
+        absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only")));
+  }
+  return head_->NewAppender();
+}
+
+std::vector<std::shared_ptr<block::Block>> DB::Blocks() const {
+  absl::MutexLock l(&mu_);
+  return blocks_;
+}
+
+DBStats DB::Stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+absl::Status DB::Compact() {
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
+  if (opts_.read_only) {
+    return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only"));
+  }
+  const int64_t range = opts_.block_range;
+  // The head's lower bound is the later of its oldest sample and the last truncation point
+  // (Prometheus sets head.minTime on Truncate, so the next block starts aligned).
+  int64_t lower = std::numeric_limits<int64_t>::min();
+  for (const auto& b : blocks_) lower = std::max(lower, b->meta().max_time);
+  for (;;) {
+    const int64_t head_min = std::max(head_->MinTime(), lower);
+    const int64_t head_max = head_->MaxTime();
+    if (head_max < head_min) break;  // empty head
+    // Prometheus's Head.compactable: MaxTime - MinTime > chunkRange/2*3.
+    if (head_max - head_min <= range / 2 * 3) break;
+    const int64_t maxt = RangeEnd(head_min, range);
+    STRATA_RETURN_IF_ERROR(CompactHeadLocked(head_min, maxt));
+    STRATA_RETURN_IF_ERROR(head_->Truncate(maxt));
+    STRATA_RETURN_IF_ERROR(TruncateWalLocked(maxt));
+    lower = maxt;
+  }
+  return ApplyRetentionLocked();
+}
+
+absl::Status DB::CompactHeadLocked(int64_t mint, int64_t maxt) {
+  block::BlockWriterOptions bopts;
+  bopts.chunk_range = opts_.block_range;
+  bopts.min_time = mint;
+  bopts.max_time = maxt;
+  block::BlockWriter bw(fs_, dir_, bopts);
+  absl::Status err;
+  bool any = false;
+  head_->ForEachSeries([&](model::SeriesRef, const model::Labels& lset,
+                           std::span<const HeadChunkView> chunks) {
+    if (!err.ok()) return;
+    bool whole = true;
+    bool touches = false;
+    for (const HeadChunkView& c : chunks) {
+      if (c.maxt < mint || c.mint >= maxt) continue;
+      touches = true;
+      if (c.mint < mint || c.maxt >= maxt) whole = false;
+    }
+    if (!touches) return;
+    if (whole) {
+      // The head cuts chunks at range boundaries, so normally every chunk lies wholly in
+      // the block and is copied verbatim, as Prometheus's compactHead does.
+      std::vector<block::EncodedChunk> out;
+      for (const HeadChunkView& c : chunks) {
+        if (c.maxt < mint || c.mint >= maxt) continue;
+        block::EncodedChunk ec;
+        ec.min_time = c.mint;
+        ec.max_time = c.maxt;
+        ec.data = std::string(c.bytes);
+        chunkenc::XorIterator it(c.bytes);
+        while (it.Next()) ++ec.num_samples;
+        if (!it.status().ok()) {
+          err = base::Annotate(it.status(), absl::StrCat("head chunk of ", lset.ToString()));
+          return;
+        }
+        out.push_back(std::move(ec));
+      }
+      err = bw.AddChunks(lset, std::move(out));
+    } else {
+      // A chunk straddles the range (e.g. data older than a truncation point): re-cut the
+      // samples that fall in [mint, maxt).
+      std::vector<model::Sample> samples;
+      for (const HeadChunkView& c : chunks) {
+        chunkenc::XorIterator it(c.bytes);
+        while (it.Next()) {
+          const model::Sample s = it.At();
+          if (s.t >= mint && s.t < maxt) samples.push_back(s);
+        }
+        if (!it.status().ok()) {
+          err = base::Annotate(it.status(), absl::StrCat("head chunk of ", lset.ToString()));
+          return;
+        }
+      }
+      if (samples.empty()) return;
+      err = bw.AddSeries(lset, std::move(samples));
+    }
+    any = true;
+  });
+  STRATA_RETURN_IF_ERROR(err);
+  if (!any) return absl::OkStatus();  // Prometheus writes no empty block
+  auto meta = bw.Flush();
+  if (!meta.ok()) return base::Annotate(meta.status(), absl::StrCat("tsdb compact ", dir_));
+  const std::string path = base::JoinPath(dir_, meta->ulid.ToString());
+  auto b = block::Block::Open(fs_, path);
+  if (!b.ok()) return base::Annotate(b.status(), absl::StrCat("tsdb compact: block ", path));
+  blocks_.push_back(std::move(*b));
+  std::sort(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) {
+    return a->meta().min_time < b->meta().min_time;
+  });
+  ++stats_.blocks_created;
+  Log(absl::StrCat("wrote block ", path, " [", mint, ", ", maxt, ")"));
+  return absl::OkStatus();
+}
+
+absl::Status DB::TruncateWalLocked(int64_t mint) {
+  const std::string wal_dir = wal_->dir();
+  STRATA_ASSIGN_OR_RETURN(auto bounds, wal::SegmentBounds(fs_, wal_dir));
+  int first = bounds.first;
+  int last = bounds.second - 1;  // never checkpoint the segment being written
+  if (last < 0) return absl::OkStatus();
+  // Prometheus (head.truncateWAL) checkpoints the first 2/3 of the segments: the newest
+  // ones are likely to hold samples still needed and would be rewritten again soon.
+  last = first + (last - first) * 2 / 3;
+  if (last <= first) return absl::OkStatus();
+  std::unordered_set<model::SeriesRef> live;
+  head_->ForEachSeries([&](model::SeriesRef ref, const model::Labels&,
+                           std::span<const HeadChunkView>) { live.insert(ref); });
+  auto st = wal::Checkpoint(fs_, wal_dir, first, last,
+                            [&](model::SeriesRef ref) { return live.count(ref) > 0; }, mint,
+                            wal_->compression());
+  if (!st.ok()) return base::Annotate(st.status(), absl::StrCat("tsdb ", dir_, ": checkpoint"));
+  STRATA_RETURN_IF_ERROR(wal_->Truncate(last + 1));
+  STRATA_RETURN_IF_ERROR(wal::DeleteCheckpoints(fs_, wal_dir, last));
+  Log(absl::StrCat("checkpointed WAL segments ", first, "..", last));
+  return absl::OkStatus();
+}
+
+absl::Status DB::ApplyRetentionLocked() {
+  if (opts_.retention_ms <= 0 || blocks_.empty()) return absl::OkStatus();
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (const auto& b : blocks_) newest = std::max(newest, b->meta().max_time);
+  std::vector<std::shared_ptr<block::Block>> keep;
+  for (auto& b : blocks_) {
+    // Prometheus's BeyondTimeRetention: a block goes when its max time is more than the
+    // retention older than the newest block's.
+    if (newest - b->meta().max_time > opts_.retention_ms) {
+      const std::string tmp = b->dir() + ".tmp-for-deletion";
+      // Rename first so a crash mid-removal leaves a leftover Open deletes, never a
+      // half-deleted block that looks valid. Open queriers keep the mapped files alive.
+      STRATA_RETURN_IF_ERROR(fs_.Rename(b->dir(), tmp));
+      STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
+      ++stats_.blocks_deleted;
+      Log(absl::StrCat("retention: deleted block ", b->dir()));
+      continue;
+    }
+    keep.push_back(std::move(b));
+  }
+  blocks_ = std::move(keep);
+  return absl::OkStatus();
+}
+
+absl::Status DB::Close() {
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  absl::Status s;
+  if (wal_ != nullptr) s = wal_->Close();
+  lock_.reset();
+  return s;
+}
+
+}  // namespace strata::tsdb
