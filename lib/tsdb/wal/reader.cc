@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/snappy.h"
 #include "tsdb/wal/segment_parser.h"
 
 namespace strata::tsdb::wal {
@@ -149,11 +150,13 @@ bool Reader::Next() {
     }
     cur_offset_ = m.parser->record_offset();
     if ((flags & kSnappyFlag) != 0) {
-      return Fail(absl::UnimplementedError(absl::StrFormat(
-          "wal segment %s at offset %d: record is Snappy-compressed (fragment flag 0x08); "
-          "strata does not support Snappy: replay this WAL with Prometheus, or write it with "
-          "--no-storage.tsdb.wal-compression or zstd compression",
-          cur_path_, cur_offset_)));
+      // Prometheus 2.x's default WAL compression.
+      absl::Status s = base::SnappyUncompress(m.payload, m.opts.max_record_bytes, &record_);
+      if (!s.ok()) {
+        return Fail(absl::DataLossError(absl::StrCat("wal segment ", cur_path_, " at offset ",
+                                                     cur_offset_, ": ", s.message())));
+      }
+      return true;
     }
     if ((flags & kZstdFlag) != 0) {
       if (m.dctx == nullptr) m.dctx.reset(ZSTD_createDCtx());

@@ -99,20 +99,22 @@ TEST(ReaderTest, ReadsZstdRecordsWrittenByOtherEncoders) {
   STRATA_ASSERT_OK(r->status());
 }
 
-TEST(ReaderTest, SnappyRecordIsUnimplementedNamingSegmentAndOffset) {
+TEST(ReaderTest, SnappyRecordsAreDecompressedAndCorruptOnesNamed) {
   TempDir tmp;
   std::string seg = Fragment(kFragmentFull, "plain");
   // Prometheus 2.42's default: type byte 0x09 = full | Snappy.
   seg += Fragment(kSnappyFlag | kFragmentFull, "\x05\x10hello");
+  seg += Fragment(kSnappyFlag | kFragmentFull, "\x09\x10hello");  // declares 9, holds 5
   Overwrite(SegmentName(tmp.path(), 3), seg);
   STRATA_ASSERT_OK_AND_ASSIGN(auto r, Reader::Open({SegmentRange{tmp.path()}}));
   ASSERT_TRUE(r->Next());
   EXPECT_EQ(r->record(), "plain");
+  ASSERT_TRUE(r->Next()) << r->status();
+  EXPECT_EQ(r->record(), "hello");
   EXPECT_FALSE(r->Next());
-  EXPECT_THAT(r->status(),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       AllOf(HasSubstr("00000003 at offset 12"), HasSubstr("Snappy"),
-                             HasSubstr("not support"))));
+  EXPECT_THAT(r->status(), StatusIs(absl::StatusCode::kDataLoss,
+                                    AllOf(HasSubstr("00000003 at offset 26"),
+                                          HasSubstr("snappy: produced 5 of 9 bytes"))));
 }
 
 TEST(ReaderTest, BadZstdPayloadIsDataLoss) {

@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<SegmentRange>> ReplayRanges(base::FileSystem& fs,
 
 // Reads every record of ReplayRanges(dir) in order and calls `fn` with each (the view is
 // valid during the call). Stops at and returns the first error of `fn` or of the reader
-// (DataLoss naming segment and offset; Unimplemented for Snappy records).
+// (DataLoss naming segment and offset).
 absl::Status Replay(base::FileSystem& fs, const std::string& dir,
                     const std::function<absl::Status(std::string_view record)>& fn);
 

@@ -2,12 +2,10 @@
 //
 // The Reader walks the segments of one or more directories in order (a checkpoint, then
 // the WAL segments after it), reassembles fragments, verifies every CRC and decompresses
-// zstd records. Any corruption (bad CRC, bad fragment sequence, non-zero padding, a torn
-// record, an undecodable zstd payload) stops it with DataLoss naming the segment file and
-// byte offset. A Snappy-compressed record (type flag 0x08, the default of Prometheus
-// 2.42 ... 2.x) stops it with Unimplemented naming the segment and offset: strata has no
-// Snappy decoder, so such a WAL must be replayed by Prometheus or rewritten with
-// compression off.
+// Snappy records (type flag 0x08, the default of Prometheus 2.x) and zstd records (0x10,
+// Prometheus >= 2.46 and strata). Any corruption (bad CRC, bad fragment sequence, non-zero
+// padding, a torn record, an undecodable compressed payload) stops it with DataLoss naming
+// the segment file and byte offset.
 //
 // RepairTail() turns the usual aftermath of a crash into a clean end: if the newest
 // segment ends in a torn or corrupt record after which nothing valid follows, the segment

@@ -6,7 +6,7 @@
 //   segment = 32 KiB pages; a page = fragments, then zero padding to the page end
 //   fragment = type(1) | len(2 BE) | crc32c(data)(4 BE) | data(len)
 //   type bits: 0x07 fragment kind (0 padding, 1 full, 2 first, 3 middle, 4 last),
-//              0x08 Snappy-compressed record (read: not supported), 0x10 zstd (Prometheus
+//              0x08 Snappy-compressed record (read only), 0x10 zstd (Prometheus
 //              >= 2.46), set on every fragment of the record
 //   a fragment never crosses a page; fewer than 7 bytes left -> the rest is zeros;
 //   a record never crosses a segment.
