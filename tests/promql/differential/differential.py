@@ -184,6 +184,31 @@ def compare(query, prom, strata):
     return None
 
 
+# API parameter forms (query, params): times as RFC 3339 and signed/fractional seconds,
+# steps as durations and float seconds, and the parameter errors. Checked like the queries.
+PARAM_CASES = [
+    ("time()", {"time": "2023-11-14T23:13:20.5+01:00"}),
+    ("time()", {"time": "2023-11-14T22:13:20Z"}),
+    ("time()", {"time": "+1700000000.0006"}),
+    ("time()", {"time": "1700000000.0004"}),
+    ("time()", {"time": "1.7e9"}),
+    ("time()", {"time": "yesterday"}),
+    ("node_temperature_celsius{sensor=\"s0\"}", {"time": "2023-11-14T23:30:00.123Z"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "1m"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "1h"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "90.5"}),
+    ("time()", {"start": "2023-11-14T22:13:20Z", "end": "2023-11-14T23:13:20Z", "step": "5m"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "1m30s"}),
+    ("time()", {"start": "1700000000", "end": "1700000000", "step": "15"}),
+    ("time()", {"start": "1700000000", "end": "1699999999", "step": "15"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "0"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "-1"}),
+    ("time()", {"start": "1700000000", "end": "1700003600", "step": "x"}),
+    ("time()", {"start": "x", "end": "1700003600", "step": "1"}),
+    ("time()", {"start": "1700000000", "end": "1700900000", "step": "1"}),
+]
+
+
 def read_queries(path):
     out = []
     with open(path, encoding="utf-8") as f:
@@ -274,8 +299,11 @@ def main():
 
         def run(q):
             fails = []
+            nonempty = 0
             for name, params in evals:
                 prom_raw, prom = http_query(base, q, params)
+                if prom.get("status") != "success" or prom["data"]["result"] not in ([], None):
+                    nonempty += 1
                 got_raw, got = strata_query(args.strata_query, strata_dir, q, params)
                 why = compare(q, prom, got)
                 # Identical decoded answers must be identical bytes too: this catches
@@ -287,13 +315,30 @@ def main():
                     prom, got = prom_raw, got_raw
                 if why:
                     fails.append((name, why, prom, got))
-            return q, fails
+            return q, fails, nonempty
+
+        param_fail = 0
+        for q, params in ([] if args.only else PARAM_CASES):
+            prom_raw, prom = http_query(base, q, params)
+            got_raw, got = strata_query(args.strata_query, strata_dir, q, params)
+            why = compare(q, prom, got)
+            if not why and prom == got and prom_raw != got_raw:
+                why = "same JSON, different bytes"
+            if why:
+                param_fail += 1
+                print("FAIL parameters %s %s: %s" % (q, params, why))
+                print("    prometheus %s" % prom_raw[:400])
+                print("    strata:     %s" % got_raw[:400])
+        if not args.only:
+            print("%d of %d API parameter cases differ" % (param_fail, len(PARAM_CASES)))
 
         passed = failed = 0
         eval_fail = 0
+        nonempty = 0
         unexpected_fail, unexpected_pass = [], []
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            for q, fails in pool.map(run, queries):
+            for q, fails, n in pool.map(run, queries):
+                nonempty += n
                 if not fails:
                     passed += 1
                     if q in known:
@@ -311,8 +356,9 @@ def main():
                     for who, body in (("prometheus", prom), ("strata:    ", got)):
                         text = body if isinstance(body, str) else json.dumps(body)
                         print("    %s %s" % (who, text[:400]))
-        print("%d evaluations per query, %d of %d evaluations differ" %
-              (len(evals), eval_fail, len(evals) * len(queries)))
+        print("%d evaluations per query, %d of %d evaluations differ; %d had a non-empty "
+              "answer or an error from Prometheus" %
+              (len(evals), eval_fail, len(evals) * len(queries), nonempty))
         if known:
             print("%d failures not in the known-failing list; %d known-failing queries "
                   "now pass (remove them from the list)" %
@@ -320,6 +366,8 @@ def main():
             for q in unexpected_pass:
                 print("  now passes: %s" % q)
         print("%d passed, %d failed" % (passed, failed))
+        if param_fail:
+            return 1
         if known:
             return 1 if unexpected_fail or unexpected_pass else 0
         return 1 if failed else 0
