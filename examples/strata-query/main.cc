@@ -18,6 +18,9 @@
 // strconv.FormatFloat (NaN, +Inf, -Inf; exponent form below 1e-6 and from 1e21); label
 // strings escaped like Go's encoding/json (HTML-safe: <, >, & as \u003c, \u003e, \u0026).
 // Errors print {"status":"error","errorType":...,"error":...} and exit 1; usage errors exit 2.
+// --stats also prints the engine's timings (seconds) and sample counts to stderr as one JSON
+// line, {"parseTime":..,"prepareTime":..,"evalTime":..,"totalSamples":..,"peakSamples":..},
+// for bench/compare/promql-bench.sh.
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -406,8 +409,9 @@ int PrintQueryError(const absl::Status& s, bool range) {
 
 int Usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s --data DIR [--compat=2|3] [--time T] [--] QUERY\n"
-               "       %s --data DIR [--compat=2|3] --start T --end T --step D [--] QUERY\n",
+               "usage: %s --data DIR [--compat=2|3] [--stats] [--time T] [--] QUERY\n"
+               "       %s --data DIR [--compat=2|3] [--stats] --start T --end T --step D [--] "
+               "QUERY\n",
                argv0, argv0);
   return 2;
 }
@@ -417,7 +421,7 @@ int Usage(const char* argv0) {
 int main(int argc, char** argv) {
   std::string data, time_s, start_s, end_s, step_s, query;
   bool have_query = false, compat_2x = false, have_time = false, have_range = false;
-  bool opts_done = false;
+  bool opts_done = false, stats = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](std::string_view flag, std::string* out) {
@@ -437,7 +441,9 @@ int main(int argc, char** argv) {
       opts_done = true;
     } else if (!opts_done && a.rfind("--", 0) == 0) {
       std::string compat;
-      if (value("--data", &data)) {
+      if (a == "--stats") {
+        stats = true;
+      } else if (value("--data", &data)) {
       } else if (value("--time", &time_s)) {
         have_time = true;
       } else if (value("--start", &start_s) || value("--end", &end_s) ||
@@ -507,6 +513,15 @@ int main(int argc, char** argv) {
   auto r = have_range ? engine.RangeQuery(**db, query, start, end, step)
                       : engine.InstantQuery(**db, query, ts);
   if (!r.ok()) return PrintQueryError(r.status(), have_range);
+  if (stats) {
+    const auto& st = r->stats;
+    std::fprintf(stderr,
+                 "{\"parseTime\":%.9f,\"prepareTime\":%.9f,\"evalTime\":%.9f,"
+                 "\"totalSamples\":%lld,\"peakSamples\":%lld}\n",
+                 absl::ToDoubleSeconds(st.parse_time), absl::ToDoubleSeconds(st.prepare_time),
+                 absl::ToDoubleSeconds(st.eval_time), static_cast<long long>(st.total_samples),
+                 static_cast<long long>(st.peak_samples));
+  }
   std::puts(SuccessBody(*r, !compat_2x).c_str());
   return 0;
 }
