@@ -8,7 +8,7 @@
 #  4. bad input fails with a non-zero exit and a message naming file and line.
 # Exit 77 (meson: skipped) without /usr/bin/promtool or python3.
 set -eu
-TOOL=$1
+TOOL=$(realpath "$1")
 PROMTOOL=/usr/bin/promtool
 if [ ! -x "$PROMTOOL" ]; then echo "SKIP: promtool not installed"; exit 77; fi
 if ! command -v python3 >/dev/null; then echo "SKIP: python3 not installed"; exit 77; fi
