@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs `promtool tsdb bench write` and strata-bench-write on the same label file with the
-# same flags, one after the other, and prints both ingestion rates and their ratio.
+# same flags, one after the other, and prints both ingestion rates, both peak RSS (GNU time's
+# maximum resident set size) and the ratios.
 #
 #   bench/compare/bench-write.sh [BUILDDIR] [FILE] [extra flags, e.g. --scrapes 300]
 #
@@ -22,10 +23,16 @@ trap 'rm -rf "$tmp"' EXIT
 rate() { sed -n 's/.*samples\/sec: *\([0-9.e+]*\).*/\1/p' "$1" | tail -1; }
 
 echo "== promtool $(promtool --version 2>&1 | head -1 | awk '{print $3}') tsdb bench write $* $file"
-promtool tsdb bench write --out "$tmp/promtool" "$@" "$file" >"$tmp/p.log" 2>&1 || { cat "$tmp/p.log"; exit 1; }
+/usr/bin/time -f 'maxrss_kb %M' -o "$tmp/p.rss" \
+  promtool tsdb bench write --out "$tmp/promtool" "$@" "$file" >"$tmp/p.log" 2>&1 || { cat "$tmp/p.log"; exit 1; }
 grep -E 'samples|stage=ingestScrapes' "$tmp/p.log" || true
 echo "== strata-bench-write $* $file"
-"$strata" --out "$tmp/strata" "$@" "$file" >"$tmp/s.log" 2>&1 || { cat "$tmp/s.log"; exit 1; }
+/usr/bin/time -f 'maxrss_kb %M' -o "$tmp/s.rss" \
+  "$strata" --out "$tmp/strata" "$@" "$file" >"$tmp/s.log" 2>&1 || { cat "$tmp/s.log"; exit 1; }
 grep -E 'samples|stage=ingestScrapes' "$tmp/s.log" || true
 p=$(rate "$tmp/p.log"); s=$(rate "$tmp/s.log")
-awk -v p="$p" -v s="$s" 'BEGIN { printf "promtool: %.0f samples/s\nstrata:   %.0f samples/s\nratio strata/promtool: %.2fx\n", p, s, s / p }'
+prss=$(awk '/maxrss_kb/ {print $2}' "$tmp/p.rss"); srss=$(awk '/maxrss_kb/ {print $2}' "$tmp/s.rss")
+awk -v p="$p" -v s="$s" -v pr="$prss" -v sr="$srss" 'BEGIN {
+  printf "promtool: %.0f samples/s, peak RSS %.1f MiB\n", p, pr / 1024
+  printf "strata:   %.0f samples/s, peak RSS %.1f MiB\n", s, sr / 1024
+  printf "ratio strata/promtool: %.2fx samples/s, %.1f%% of the peak RSS\n", s / p, 100 * sr / pr }'

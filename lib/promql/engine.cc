@@ -1192,6 +1192,9 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
         if (strs[1] == model::kMetricName) s.drop_name = false;
         out.push_back(std::move(s));
       }
+    } else if (name == "histogram_fraction" && compat()) {
+      // Prometheus 2.42's histogram_fraction reads native histograms only, so over classic
+      // `le` buckets it returns nothing (3.x also reads classic buckets).
     } else if (name == "histogram_quantile" || name == "histogram_fraction" ||
                name == "histogram_quantiles") {
       const bool frac = name == "histogram_fraction";
@@ -2150,7 +2153,11 @@ absl::StatusOr<Result> Run(const EngineOptions& o, storage::Queryable& db, std::
   if (e->type() == parser::ValueType::kString) {
     if (e->kind() != NodeKind::kStringLiteral) return Invalid("unsupported string expression");
     res.type = instant ? ValueType::kString : ValueType::kMatrix;
-    if (!instant) return Invalid("string expressions are not allowed in range queries");
+    // Prometheus rejects this when creating the range query (NewRangeQuery).
+    if (!instant) {
+      return Invalid(
+          "invalid expression type \"string\" for range query, must be Scalar or instant Vector");
+    }
     res.string = String{start, parser::As<parser::StringLiteral>(*e).value};
   } else if (instant && (e->type() == parser::ValueType::kMatrix)) {
     STRATA_ASSIGN_OR_RETURN(res.matrix, ev.EvalRangeRaw(*e, start));
