@@ -157,10 +157,14 @@ absl::Status DB::OpenBlocksLocked() {
 
 absl::StatusOr<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, int64_t maxt) {
   std::vector<std::shared_ptr<block::Block>> blocks;
+  // The head answers only above the newest block: data below it was persisted (a head chunk
+  // straddling a truncation point must not repeat the block's samples).
+  int64_t head_floor = std::numeric_limits<int64_t>::min();
   {
     absl::MutexLock l(&mu_);
     if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
     blocks = blocks_;
+    for (const auto& b : blocks_) head_floor = std::max(head_floor, b->meta().max_time);
   }
   std::vector<std::unique_ptr<storage::Querier>> qs;
   for (const auto& b : blocks) {
@@ -170,8 +174,9 @@ absl::StatusOr<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, i
     if (!q.ok()) return base::Annotate(q.status(), absl::StrCat("block ", b->dir()));
     qs.push_back(std::move(*q));
   }
-  if (head_->MaxTime() >= mint && head_->MinTime() <= maxt) {
-    STRATA_ASSIGN_OR_RETURN(auto hq, head_->NewQuerier(mint, maxt));
+  const int64_t head_mint = std::max(mint, head_floor);
+  if (head_->MaxTime() >= head_mint && head_->MinTime() <= maxt && head_mint <= maxt) {
+    STRATA_ASSIGN_OR_RETURN(auto hq, head_->NewQuerier(head_mint, maxt));
     qs.push_back(std::move(hq));
   }
   if (qs.size() == 1) return std::move(qs[0]);
