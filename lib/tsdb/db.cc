@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -231,7 +232,141 @@ absl::Status DB::Compact() {
     STRATA_RETURN_IF_ERROR(TruncateWalLocked(maxt));
     lower = maxt;
   }
+  for (bool did = true; did;) STRATA_RETURN_IF_ERROR(CompactBlocksLocked(&did));
   return ApplyRetentionLocked();
+}
+
+absl::Status DB::CompactBlocksLocked(bool* did) {
+  *did = false;
+  // Prometheus's LeveledCompactor.plan/selectDirs for non-overlapping blocks. The newest
+  // block (largest min time) is left out: it was just cut from the head, and users get a
+  // block range to back it up before it is merged.
+  if (blocks_.size() < 3) return absl::OkStatus();
+  for (size_t i = 1; i < blocks_.size(); ++i) {
+    // Overlapping blocks need vertical compaction, which is not implemented: do nothing.
+    if (blocks_[i]->meta().min_time < blocks_[i - 1]->meta().max_time) return absl::OkStatus();
+  }
+  std::vector<std::shared_ptr<block::Block>> ds(blocks_.begin(), blocks_.end() - 1);
+  const int64_t high_time = ds.back()->meta().min_time;
+  std::vector<std::shared_ptr<block::Block>> pick;
+  int64_t r = opts_.block_range;
+  for (int level = 1; level < 10 && pick.empty(); ++level) {
+    if (r > std::numeric_limits<int64_t>::max() / 3) break;
+    r *= 3;
+    if (r > opts_.max_block_duration) break;
+    // splitByRange: groups of blocks lying wholly inside one aligned window of width r.
+    for (size_t i = 0; i < ds.size() && pick.empty();) {
+      const auto& m = ds[i]->meta();
+      int64_t t0 = m.min_time / r * r;
+      if (m.min_time < 0 && m.min_time % r != 0) t0 -= r;
+      if (m.max_time > t0 + r) {
+        ++i;
+        continue;
+      }
+      std::vector<std::shared_ptr<block::Block>> group;
+      for (; i < ds.size(); ++i) {
+        const auto& mi = ds[i]->meta();
+        if (mi.max_time > t0 + r) break;
+        group.push_back(ds[i]);
+      }
+      bool ok = group.size() > 1;
+      for (const auto& b : group) {
+        if (b->meta().compaction.failed || b->meta().stats.num_tombstones > 0 ||
+            !b->tombstones().empty()) {
+          ok = false;
+        }
+      }
+      const int64_t mint = group.front()->meta().min_time;
+      const int64_t maxt = group.back()->meta().max_time;
+      if (ok && (maxt - mint == r || maxt <= high_time)) pick = std::move(group);
+    }
+  }
+  if (pick.empty()) return absl::OkStatus();
+
+  // Merge: per series (by labels), the chunks of each input in time order, verbatim.
+  std::map<std::string, std::pair<model::Labels, std::vector<block::EncodedChunk>>> series;
+  for (const auto& b : pick) {
+    STRATA_ASSIGN_OR_RETURN(auto p, b->index().AllPostings());
+    model::Labels lset;
+    std::vector<index::ChunkMeta> metas;
+    while (p->Next()) {
+      STRATA_RETURN_IF_ERROR(b->index().Series(p->At(), &lset, &metas));
+      auto& e = series[std::string(lset.packed())];
+      if (e.second.empty()) e.first = lset;
+      for (const auto& cm : metas) {
+        auto cd = b->chunks().Chunk(cm.ref);
+        if (!cd.ok()) return base::Annotate(cd.status(), absl::StrCat("block ", b->dir()));
+        block::EncodedChunk ec;
+        ec.min_time = cm.min_time;
+        ec.max_time = cm.max_time;
+        ec.encoding = cd->encoding;
+        ec.data = std::string(cd->data);
+        chunkenc::XorIterator it(cd->data);
+        while (it.Next()) ++ec.num_samples;
+        if (!it.status().ok()) {
+          return base::Annotate(it.status(), absl::StrCat("block ", b->dir(), ": chunk of ",
+                                                          lset.ToString()));
+        }
+        e.second.push_back(std::move(ec));
+      }
+    }
+    STRATA_RETURN_IF_ERROR(p->status());
+  }
+  block::BlockWriterOptions bopts;
+  bopts.chunk_range = opts_.block_range;
+  bopts.min_time = pick.front()->meta().min_time;
+  bopts.max_time = pick.back()->meta().max_time;
+  block::BlockWriter bw(fs_, dir_, bopts);
+  for (auto& [key, e] : series) {
+    if (e.second.empty()) continue;
+    STRATA_RETURN_IF_ERROR(bw.AddChunks(e.first, std::move(e.second)));
+  }
+  auto meta = bw.Flush();
+  if (!meta.ok()) return base::Annotate(meta.status(), absl::StrCat("tsdb compact ", dir_));
+  // Compaction metadata as Prometheus's LeveledCompactor writes it (format doc section 2):
+  // level = max input level + 1, sources = union of the inputs' sources sorted, parents =
+  // the inputs in order. meta.json is replaced atomically; a crash before that leaves a
+  // level-1 block overlapping its inputs, whose samples merged queries deduplicate.
+  block::BlockMeta m = *meta;
+  m.compaction.level = 0;
+  m.compaction.sources.clear();
+  m.compaction.parents.clear();
+  for (const auto& b : pick) {
+    const auto& bm = b->meta();
+    m.compaction.level = std::max(m.compaction.level, bm.compaction.level + 1);
+    m.compaction.sources.insert(m.compaction.sources.end(), bm.compaction.sources.begin(),
+                                bm.compaction.sources.end());
+    m.compaction.parents.push_back({bm.ulid, bm.min_time, bm.max_time});
+  }
+  std::sort(m.compaction.sources.begin(), m.compaction.sources.end());
+  m.compaction.sources.erase(
+      std::unique(m.compaction.sources.begin(), m.compaction.sources.end()),
+      m.compaction.sources.end());
+  const std::string path = base::JoinPath(dir_, m.ulid.ToString());
+  STRATA_RETURN_IF_ERROR(block::WriteMeta(fs_, path, m));
+  auto nb = block::Block::Open(fs_, path);
+  if (!nb.ok()) return base::Annotate(nb.status(), absl::StrCat("tsdb compact: block ", path));
+  // Delete the inputs (rename first, as retention does).
+  std::vector<std::shared_ptr<block::Block>> keep;
+  for (auto& b : blocks_) {
+    if (std::find(pick.begin(), pick.end(), b) != pick.end()) {
+      const std::string tmp = b->dir() + ".tmp-for-deletion";
+      STRATA_RETURN_IF_ERROR(fs_.Rename(b->dir(), tmp));
+      STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
+      continue;
+    }
+    keep.push_back(std::move(b));
+  }
+  keep.push_back(std::move(*nb));
+  std::sort(keep.begin(), keep.end(), [](const auto& a, const auto& b) {
+    return a->meta().min_time < b->meta().min_time;
+  });
+  blocks_ = std::move(keep);
+  ++stats_.blocks_merged;
+  Log(absl::StrCat("merged ", pick.size(), " blocks into ", path, " level ",
+                   m.compaction.level));
+  *did = true;
+  return absl::OkStatus();
 }
 
 absl::Status DB::CompactHeadLocked(int64_t mint, int64_t maxt) {

@@ -299,6 +299,7 @@ TEST(DBTest, RetentionDeletesOldBlocks) {
   testing::TempDir tmp;
   DBOptions opts;
   opts.retention_ms = 3 * kHour;
+  opts.max_block_duration = 2 * kHour;  // level-1 blocks only
   STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
   SeriesMap want = AppendRange(*db, 2, 0, 10 * kHour, 10 * 60000);
   STRATA_ASSERT_OK(db->Compact());
@@ -322,6 +323,43 @@ TEST(DBTest, RetentionDeletesOldBlocks) {
     EXPECT_EQ(v.front().t, 4 * kHour) << k;
     EXPECT_EQ(v.back().t, 10 * kHour - 10 * 60000) << k;
   }
+}
+
+TEST(DBTest, LeveledCompactionMergesThreeBlocksIntoSixHours) {
+  testing::TempDir tmp;
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  SeriesMap want = AppendRange(*db, 3, 0, 10 * kHour, 5 * 60000);
+  STRATA_ASSERT_OK(db->Compact());
+  // Head blocks [0,2h) [2h,4h) [4h,6h) [6h,8h); all but the newest fill the 6h range
+  // [0,6h), so they merge (Prometheus's selectDirs); [6h,8h) stays level 1.
+  auto blocks = db->Blocks();
+  ASSERT_EQ(blocks.size(), 2u);
+  const auto& m = blocks[0]->meta();
+  EXPECT_EQ(m.min_time, 0);
+  EXPECT_EQ(m.max_time, 6 * kHour);
+  EXPECT_EQ(m.compaction.level, 2);
+  ASSERT_EQ(m.compaction.parents.size(), 3u);
+  EXPECT_EQ(m.compaction.parents[0].min_time, 0);
+  EXPECT_EQ(m.compaction.parents[2].max_time, 6 * kHour);
+  ASSERT_EQ(m.compaction.sources.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(m.compaction.sources[i], m.compaction.parents[i].ulid);
+  EXPECT_EQ(m.stats.num_series, 3u);
+  EXPECT_EQ(m.stats.num_samples, 3u * 6 * 12);
+  EXPECT_EQ(blocks[1]->meta().compaction.level, 1);
+  EXPECT_EQ(db->Stats().blocks_merged, 1u);
+  EXPECT_TRUE(SameSamples(QueryAll(*db), want));
+  // Nothing more to do; and the result survives a reopen.
+  STRATA_ASSERT_OK(db->Compact());
+  EXPECT_EQ(db->Blocks().size(), 2u);
+  STRATA_ASSERT_OK(db->Close());
+  db.reset();
+  STRATA_ASSERT_OK_AND_ASSIGN(db, DB::Open(tmp.path()));
+  EXPECT_EQ(db->Blocks().size(), 2u);
+  EXPECT_TRUE(SameSamples(QueryAll(*db), want));
+  if (access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool not installed";
+  const std::string out = RunCommand("/usr/bin/promtool tsdb analyze " + tmp.path() + " " +
+                                     m.ulid.ToString() + " 2>&1");
+  EXPECT_THAT(out, HasSubstr("\nDuration: 6h0m0s\nSeries: 3\n"));
 }
 
 TEST(DBTest, ClosedDBRefusesWork) {

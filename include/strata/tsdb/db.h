@@ -8,8 +8,10 @@
 // level-1 block as Prometheus's compactHead does, truncates the head and checkpoints the WAL;
 // retention deletes blocks older than `retention_ms` behind the newest block.
 //
-// Not implemented yet (issue 4): leveled compaction of blocks (2h -> 6h -> 18h ...),
-// vertical (overlapping-block) compaction, tombstones/Delete.
+// Compact() also merges adjacent non-overlapping blocks into the next level range
+// (Prometheus's LeveledCompactor plan: 2h -> 6h -> 18h ...), copying chunks verbatim.
+// Not implemented yet (issue 4): vertical (overlapping-block) compaction, tombstones/Delete
+// (blocks with tombstones are never merged, so deleted data cannot come back).
 //
 // Thread-safety: DB is thread-safe. Queries and appends may run concurrently with each
 // other; Compact() and Close() serialise on the DB mutex. A querier pins the blocks it reads
@@ -44,6 +46,10 @@ struct DBOptions {
   // deleted after each compaction and at Open (Prometheus's BeyondTimeRetention), ms.
   // 0: keep everything.
   int64_t retention_ms = 0;
+  // Largest block a leveled compaction may produce, ms. Ranges are block_range * 3^i
+  // (2h, 6h, 18h, ...: Prometheus's ExponentialBlockRanges(min, 10, 3)) up to this. Default
+  // 31d, the server's cap; set it to block_range to disable leveled compaction.
+  int64_t max_block_duration = 31LL * 24 * 60 * 60 * 1000;
   // When appended WAL records reach the disk (see wal::SyncPolicy). Default: fsync every
   // commit, so a committed sample survives a process or machine crash.
   wal::SyncPolicy wal_sync = wal::SyncPolicy::kAlways;
@@ -62,6 +68,7 @@ struct DBStats {
   std::vector<std::string> removed_leftovers;  // names of deleted leftover entries
   uint64_t blocks_created = 0;                 // by Compact()
   uint64_t blocks_deleted = 0;                 // by retention
+  uint64_t blocks_merged = 0;                  // outputs of leveled compaction
   uint64_t wal_replayed_samples = 0;           // at Open
 };
 
@@ -89,7 +96,8 @@ class DB final : public storage::Queryable, public storage::Appendable {
   std::unique_ptr<storage::Appender> NewAppender() override;
 
   // Persists head data while the head spans more than 1.5 block ranges (Prometheus's
-  // compactable condition), then applies retention. Returns FailedPrecondition when closed
+  // compactable condition), then merges blocks level by level while the planner finds a
+  // group (see max_block_duration), then applies retention. Returns FailedPrecondition when closed
   // or read-only, the block writer's or WAL checkpoint's error otherwise (the head is not
   // truncated past data that was not persisted).
   absl::Status Compact();
@@ -110,6 +118,8 @@ class DB final : public storage::Queryable, public storage::Appendable {
   absl::Status CompactHeadLocked(int64_t mint, int64_t maxt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status TruncateWalLocked(int64_t mint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One planner step; sets *did to whether it merged a group.
+  absl::Status CompactBlocksLocked(bool* did) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Log(std::string_view msg) const;
 
   const std::string dir_;
