@@ -61,6 +61,12 @@ awk '$1 ~ /^\{__name__="c_seconds_total"/ && $NF >= 1700001200000 && $NF <= 1700
 cmp -s c.txt want_c.txt || { echo "FAIL: --min-time/--max-time"; exit 1; }
 [ -s c.txt ] || { echo "FAIL: empty time selection"; exit 1; }
 "$TOOL" analyze prom | grep -q '^Series: ' || { echo "FAIL: analyze"; exit 1; }
+# compact: leveled compaction of promtool's 2h blocks keeps every sample (read by promtool).
+cp -r prom comp
+"$TOOL" compact comp > compact.txt
+[ "$(ls comp | grep -c '^01')" -lt "$(ls prom | grep -c '^01')" ] || { echo "FAIL: compact merged nothing: $(cat compact.txt)"; exit 1; }
+"$PROMTOOL" tsdb dump comp 2>/dev/null | sort > comp.txt
+cmp -s comp.txt <(sort prom.txt) || { echo "FAIL: compact changed samples"; exit 1; }
 # Errors: non-zero exit and a message saying what was wrong.
 printf 'm 1\n# EOF\n' > bad.om
 if "$TOOL" create-blocks-from openmetrics bad.om badout 2> err.txt; then echo "FAIL: accepted bad input"; exit 1; fi
