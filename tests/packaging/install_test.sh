@@ -49,8 +49,14 @@ mkdir -p "$work/meson/subprojects"
 cp "$src/tests/packaging/meson/meson.build" "$work/meson/"
 cp "$src/tests/packaging/consumer.cc" "$work/"
 ln -s "$src" "$work/meson/subprojects/strata"
+# The pkg-config check above exported PKG_CONFIG_PATH: without unsetting it, dependency()
+# would find that installed copy instead of the subproject.
+unset PKG_CONFIG_PATH
 meson setup "$work/meson-build" "$work/meson" --wrap-mode=nodownload -Dbuildtype=plain \
-  -Dstrata:tests=false -Dstrata:benchmarks=false -Dstrata:examples=false >/dev/null
-ninja -C "$work/meson-build" consumer >/dev/null
+  --force-fallback-for=strata \
+  -Dstrata:tests=false -Dstrata:benchmarks=false -Dstrata:examples=false >"$work/meson.log" 2>&1 \
+  || { cat "$work/meson.log"; exit 1; }
+ninja -C "$work/meson-build" consumer >"$work/ninja.log" 2>&1 || { tail -40 "$work/ninja.log"; exit 1; }
+grep -q "Subproject strata" "$work/meson.log" || { echo "strata was not built as a subproject"; exit 1; }
 "$work/meson-build/consumer" | grep -q '__name__="up"'
 echo "meson subproject consumer: ok"
