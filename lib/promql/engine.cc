@@ -686,7 +686,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
     for (int64_t i = 0; i < r.n(); ++i) svals[k].push_back(cur.ScalarAt(r.At(i)));
   }
   const Expr& marg = *c.args[mat_idx];
-  // Extended range selectors (3.x) are validated but not implemented beyond the check.
+  // Extended range selectors (3.x): only some functions accept anchored/smoothed ranges.
   {
     const Expr* a = &marg;
     while (a->kind() == NodeKind::kParen) a = parser::As<parser::ParenExpr>(*a).expr.get();
