@@ -20,10 +20,12 @@
 // allocation beyond std::string growth.
 //
 // Reader. Position-based: a sample reads 64-bit big-endian words at its bit offset (one load
-// + shift gives >= 57 valid bits), decodes the delta-of-delta prefix with countl_one and a
-// table, and checks the position against the stream length once per sample. Loads within 8
-// bytes of the end come from tail_, a zero-padded copy of the last bytes, so no load leaves
-// the caller's bytes and truncation shows up as a position past the end.
+// + shift gives >= 57 valid bits) and decodes the delta-of-delta prefix by counting leading
+// ones. Samples that start at least kMaxSampleSpan bytes before the end cannot reach past
+// it, so they are decoded straight from the caller's bytes with no per-sample bounds check;
+// the last few come from tail_, a zero-padded copy of the last bytes, with the end position
+// of each checked against the stream length, so no load leaves the caller's bytes and
+// truncation shows up as a position past the end.
 #include "strata/chunkenc/xor.h"
 
 #include <algorithm>
@@ -262,6 +264,7 @@ void XorIterator::Reset(std::string_view chunk) {
     nbits_ = 0;
     total_ = 0;
     tail_start_ = 0;
+    fast_end_ = 0;
     err_ = "shorter than the 2-byte sample count";
     return;
   }
@@ -271,6 +274,7 @@ void XorIterator::Reset(std::string_view chunk) {
   size_ = chunk.size() - kHeaderSize;
   nbits_ = size_ * 8;
   tail_start_ = size_ > kTailCopy ? size_ - kTailCopy : 0;
+  fast_end_ = size_ >= kMaxSampleSpan ? (size_ - kMaxSampleSpan + 1) * 8 : 0;
   if (size_ > 0) std::memcpy(tail_, data_ + tail_start_, size_ - tail_start_);
 }
 
@@ -280,8 +284,8 @@ inline uint64_t XorIterator::Peek(size_t pos) const {
   if (byte + 8 <= size_) [[likely]] {
     p = data_ + byte;
   } else {
-    // byte >= tail_start_ here. A sample reads at most 19 bytes past the end before its end
-    // position is checked; the clamp keeps even a wild position inside tail_.
+    // byte >= tail_start_ here (tail_start_ <= size_ - 8). The clamp keeps even a wild
+    // position inside tail_.
     p = tail_ + std::min(byte - tail_start_, kTailCopy + kTailPad - 8);
   }
   return base::LoadBE64(p) << (pos & 7);
@@ -367,6 +371,122 @@ bool XorIterator::DecodeHead(int want, int* n) {
   return true;
 }
 
+// Decoder state between runs: what Prometheus's xorIterator keeps, plus the bit position.
+struct XorIterator::DecodeState {
+  size_t pos;
+  uint64_t t;
+  uint64_t v;
+  uint64_t tdelta;
+  int trailing;
+  int mbits;
+};
+
+namespace {
+
+// 64 bits at bit `pos` of the stream read through `p`, of which the first 64 - pos % 8
+// (>= 57) are valid. Requires: 8 readable bytes at p + pos / 8.
+inline uint64_t LoadBits(const uint8_t* p, size_t pos) {
+  return base::LoadBE64(p + (pos >> 3)) << (pos & 7);
+}
+
+// The `n` (1..64) bits at bit `pos`, right-aligned. Requires: readable bytes up to
+// p + (pos + 32) / 8 + 8.
+inline uint64_t LoadN(const uint8_t* p, size_t pos, int n) {
+  if (n <= 57) [[likely]] return LoadBits(p, pos) >> (64 - n);
+  const int lo = n - 32;
+  return ((LoadBits(p, pos) >> 32) << lo) | (LoadBits(p, pos + 32) >> (64 - lo));
+}
+
+}  // namespace
+
+// The hot loop. Per sample: one load gives >= 57 bits, enough for any delta-of-delta code
+// but the 64-bit one (<= 24 bits) plus the value's control bits (<= 13); a changed value
+// costs one more load for its payload. Branches follow the series' shape (dod 0 or not,
+// value unchanged / same window / new window) and predict well on real data, where most
+// scrapes are on time and a series' values change in a regular way; the dod width itself
+// is computed from the count of leading ones. Positions are relative to `p`'s first byte.
+template <bool kTail>
+int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
+                           DecodeState* st) {
+  size_t pos = st->pos - base_bits;
+  const size_t lim = limit - base_bits;
+  uint64_t t = st->t;
+  uint64_t v = st->v;
+  uint64_t tdelta = st->tdelta;
+  int trailing = st->trailing;
+  int mbits = st->mbits;
+  int64_t* const bt = batch_t_;
+  double* const bv = batch_v_;
+  for (; n < want; ++n) {
+    if constexpr (!kTail) {
+      if (pos >= lim) break;
+    }
+    const size_t start = pos;
+    uint64_t w = LoadBits(p, pos);
+    // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. Jittery
+    // scrape timestamps make the width irregular, so it is computed from the count of
+    // leading ones (the OR caps it at 4) rather than branched on.
+    const int ones = std::countl_zero(~w | (uint64_t{1} << 59));
+    if (ones < 4) [[likely]] {
+      // Widths 0, 14, 17, 20 packed one per byte.
+      const int width = static_cast<int>((0x14110e00u >> (8 * ones)) & 0xff);
+      const int plen = ones + 1;
+      // Width 0 gives 0: the >> 1 clears the top bit before the shift by 63.
+      const uint64_t raw = ((w << plen) >> 1) >> (63 - width);
+      // Widths 14/17/20 hold -(2^(w-1) - 1) .. 2^(w-1) (Prometheus's bitRange): above half
+      // means negative.
+      const uint64_t half = (uint64_t{1} << width) >> 1;
+      tdelta += raw - (raw > half ? half << 1 : 0);
+      w <<= plen + width;
+      pos += static_cast<size_t>(plen + width);
+    } else {
+      tdelta += LoadN(p, pos + 4, 64);
+      pos += 68;
+      w = LoadBits(p, pos);
+    }
+    t += tdelta;
+    if (static_cast<int64_t>(w) >= 0) {  // `0`: value unchanged
+      pos += 1;
+    } else {
+      // `10`: the previous window; `11` + L(5) + S(6): a new one. Selected without a branch,
+      // as noisy gauges alternate between the two.
+      const int new_window = static_cast<int>((w >> 62) & 1);
+      const int lead = static_cast<int>((w >> 57) & 31);
+      int m = static_cast<int>((w >> 51) & 63);
+      m = m == 0 ? 64 : m;  // S = 64 is stored as 0
+      if (((lead + m > 64) & new_window) != 0) [[unlikely]] {
+        // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
+        // reader would silently decode a zero XOR from it.
+        Fail("leading zeros plus significant bits exceed 64", base_bits + start,
+             decoded_ + n);
+        break;
+      }
+      // Masks rather than ?: so that the compiler cannot turn the choice into a branch.
+      const int keep = new_window - 1;  // all ones when the window is kept
+      trailing = (trailing & keep) | ((64 - lead - m) & ~keep);
+      mbits = (mbits & keep) | (m & ~keep);
+      const size_t payload = pos + 2 + static_cast<size_t>(11 & ~keep);
+      v ^= LoadN(p, payload, mbits) << trailing;
+      pos = payload + static_cast<size_t>(mbits);
+    }
+    if constexpr (kTail) {
+      if (pos > lim) [[unlikely]] {
+        Fail("unexpected end of data", base_bits + start, decoded_ + n);
+        break;
+      }
+    }
+    bt[n] = static_cast<int64_t>(t);
+    bv[n] = std::bit_cast<double>(v);
+  }
+  st->pos = pos + base_bits;
+  st->t = t;
+  st->v = v;
+  st->tdelta = tdelta;
+  st->trailing = trailing;
+  st->mbits = mbits;
+  return n;
+}
+
 bool XorIterator::Refill() {
   batch_i_ = 0;
   batch_n_ = 0;
@@ -383,111 +503,22 @@ bool XorIterator::Refill() {
     if (n == 0) err_ = pending_err_;
     return n > 0;
   }
-  // The hot loop: decoder state in locals. `acc` holds the stream from bit `pos` on, its
-  // first `avail` (>= 37 at a sample's start) bits valid: enough for any dod code but the
-  // 64-bit one (<= 24 bits) plus the value control bits (<= 13). The dod width (jittery
-  // scrape timestamps make it irregular) and the value window are selected arithmetically;
-  // the one branch per sample, on "value changed", follows the series' shape and predicts
-  // well. A run of unchanged samples decodes by shifting `acc`; a changed value costs two
-  // loads (its payload, and the next `acc`).
-  size_t pos = pos_bits_;
-  uint64_t t = dec_t_;
-  uint64_t v = dec_v_;
-  uint64_t tdelta = tdelta_;
-  int trailing = trailing_;
-  int mbits = mbits_;
-  const size_t nbits = nbits_;
-  int64_t* const bt_begin = batch_t_;
-  int64_t* bt = batch_t_ + n;
-  double* bv = batch_v_ + n;
-  int64_t* const bt_end = batch_t_ + want;
-  uint64_t acc = Peek(pos);
-  int avail = 64 - static_cast<int>(pos & 7);
-  for (; bt != bt_end; ++bt, ++bv) {
-    const size_t start = pos;
-    if (avail < 37) {
-      acc = Peek(pos);
-      avail = 64 - static_cast<int>(pos & 7);
-    }
-    if ((acc >> 62) == 0) {  // dod 0 and value unchanged: the commonest sample
-      t += tdelta;
-      acc <<= 2;
-      avail -= 2;
-      pos += 2;
-      if (pos > nbits) [[unlikely]] {
-        Fail("unexpected end of data", start, decoded_ + static_cast<int>(bt - bt_begin));
-        break;
-      }
-      *bt = static_cast<int64_t>(t);
-      *bv = std::bit_cast<double>(v);
-      continue;
-    }
-    // Leading ones of the prefix, capped at 4 (the OR keeps the count <= 4 and clz defined).
-    const int ones = std::countl_zero(~acc | (uint64_t{1} << 59));
-    if (ones < 4) [[likely]] {
-      // Prefix 0 / 10 / 110 / 1110 -> payload width 0 / 14 / 17 / 20.
-      const int plen = ones + 1;
-      const int width = 3 * ones + 11 * ((ones + 3) >> 2);
-      // width 0 gives 0: the >> 1 clears the top bit before the shift by 63.
-      const uint64_t raw = ((acc << plen) >> 1) >> (63 - width);
-      const uint64_t half = (uint64_t{1} << width) >> 1;
-      // Widths 14/17/20 hold -(2^(w-1) - 1) .. 2^(w-1): above half means negative.
-      tdelta += raw - (raw > half ? (uint64_t{1} << width) : 0);
-      const int c = plen + width;
-      acc <<= c;
-      avail -= c;
-      pos += static_cast<size_t>(c);
-    } else {
-      tdelta += ReadBits(pos + 4, 64);
-      pos += 68;
-      acc = Peek(pos);
-      avail = 64 - static_cast<int>(pos & 7);
-    }
-    t += tdelta;
-    if ((acc >> 63) == 0) {  // value unchanged
-      acc <<= 1;
-      avail -= 1;
-      pos += 1;
-    } else {  // 10 + payload in the current window, or 11 + L(5) + S(6) + payload
-      const bool new_window = ((acc >> 62) & 1) != 0;
-      const int lead = static_cast<int>((acc >> 57) & 31);
-      int m = static_cast<int>((acc >> 51) & 63);
-      m = m == 0 ? 64 : m;
-      if (new_window && lead + m > 64) [[unlikely]] {
-        // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
-        // reader would silently decode a zero XOR from it.
-        Fail("leading zeros plus significant bits exceed 64", start,
-             decoded_ + static_cast<int>(bt - bt_begin));
-        break;
-      }
-      trailing = new_window ? 64 - lead - m : trailing;
-      mbits = new_window ? m : mbits;
-      const size_t payload = pos + (new_window ? 13 : 2);
-      const uint64_t x =
-          mbits <= 57 ? Peek(payload) >> (64 - mbits) : ReadBits(payload, mbits);
-      v ^= x << trailing;
-      pos = payload + static_cast<size_t>(mbits);
-      acc = Peek(pos);
-      avail = 64 - static_cast<int>(pos & 7);
-    }
-    if (pos > nbits) [[unlikely]] {
-      Fail("unexpected end of data", start, decoded_ + static_cast<int>(bt - bt_begin));
-      break;
-    }
-    *bt = static_cast<int64_t>(t);
-    *bv = std::bit_cast<double>(v);
+  DecodeState st{pos_bits_, dec_t_, dec_v_, tdelta_, trailing_, mbits_};
+  if (n < want && st.pos < fast_end_) {
+    n = DecodeRun<false>(data_, 0, fast_end_, n, want, &st);
   }
-  n = static_cast<int>(bt - bt_begin);
-  const int leading = 64 - trailing - mbits;
+  if (n < want && pending_err_ == nullptr) {
+    n = DecodeRun<true>(tail_, tail_start_ * 8, nbits_, n, want, &st);
+  }
   // After a failure this is the failed sample's partial state; only Resume() reads it, and
   // only after a clean decode.
-  pos_bits_ = pos;
-  dec_t_ = t;
-  dec_v_ = v;
-  tdelta_ = tdelta;
-  leading_ = static_cast<uint8_t>(leading);
-  trailing_ = static_cast<uint8_t>(trailing);
-  mbits_ = static_cast<uint8_t>(mbits);
+  pos_bits_ = st.pos;
+  dec_t_ = st.t;
+  dec_v_ = st.v;
+  tdelta_ = st.tdelta;
+  leading_ = static_cast<uint8_t>(64 - st.trailing - st.mbits);
+  trailing_ = static_cast<uint8_t>(st.trailing);
+  mbits_ = static_cast<uint8_t>(st.mbits);
   decoded_ += n;
   batch_n_ = n;
   if (n == 0) {

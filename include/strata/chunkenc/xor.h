@@ -127,22 +127,34 @@ class XorIterator final {
   // Samples are decoded kBatch at a time in a loop that keeps the decoder state in
   // registers; Next() then serves them from batch_t_/batch_v_.
   static constexpr int kBatch = 32;
-  // Zero bytes after a copy of the stream's last bytes, so that a 64-bit load anywhere up to
-  // one sample (<= 145 bits) past the end stays inside this object.
-  static constexpr size_t kTailCopy = 8;
-  static constexpr size_t kTailPad = 32;
+  // A sample spans at most 145 bits; decoding it loads 8 bytes at offsets up to 15 bytes
+  // past its first byte. Samples that start more than kMaxSampleSpan bytes before the end
+  // are decoded straight from the caller's bytes without bounds checks; the rest from
+  // tail_, a copy of the last kTailCopy bytes followed by kTailPad zero bytes.
+  static constexpr size_t kMaxSampleSpan = 24;
+  static constexpr size_t kTailCopy = 32;
+  static constexpr size_t kTailPad = 40;
+  struct DecodeState;
 
   // Decodes the next batch. False if no sample could be decoded (clean end, or err_ set).
   bool Refill();
+  // Decodes samples n.. of the batch (up to `want`) from the stream read through `p`, which
+  // holds the stream from byte `base_bits / 8` on. kTail: the samples near the end, whose
+  // end position is checked against the stream length; otherwise samples starting before
+  // bit `limit`, which cannot overrun it. Returns the new batch size; on corrupt data calls
+  // Fail() and stops.
+  template <bool kTail>
+  int DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
+                DecodeState* st);
   // Next() when the batch is used up: refills and serves the first sample, or ends.
   bool NextBatch();
   // Decodes samples 0 and 1 (whole-byte varints) into the batch; false on error.
   bool DecodeHead(int want, int* n);
   void Fail(const char* what, size_t pos_bits, int sample);
   // 64 bits of the stream starting at bit `pos`, of which the first 64 - pos % 8 (>= 57) are
-  // the stream's (bits past its end read as zero).
+  // the stream's (bits past its end read as zero). Bounds-checked; for the head only.
   uint64_t Peek(size_t pos) const;
-  // The `nbits` (1..64) bits starting at bit `pos`, right-aligned.
+  // The `nbits` (1..64) bits starting at bit `pos`, right-aligned. Bounds-checked.
   uint64_t ReadBits(size_t pos, int nbits) const;
 
   // The borrowed chunk.
@@ -150,6 +162,7 @@ class XorIterator final {
   size_t size_ = 0;        // bytes of the bit stream (after the 2-byte count)
   size_t nbits_ = 0;       // size_ * 8
   size_t tail_start_ = 0;  // stream offset of tail_[0]
+  size_t fast_end_ = 0;    // samples starting before this bit are far from the end
   size_t chunk_size_ = 0;  // bytes of the whole chunk, header included
   int total_ = 0;
 
