@@ -247,11 +247,8 @@ void XorIterator::Reset(std::string_view chunk) {
   leading_ = 0;
   trailing_ = 0;
   mbits_ = 64;
-  read_ = 0;
   batch_i_ = 0;
   batch_n_ = 0;
-  t_ = 0;
-  v_ = 0;
   done_ = false;
   pending_err_ = nullptr;
   err_ = nullptr;
@@ -371,8 +368,10 @@ bool XorIterator::DecodeHead(int want, int* n) {
   return true;
 }
 
+namespace {
+
 // Decoder state between runs: what Prometheus's xorIterator keeps, plus the bit position.
-struct XorIterator::DecodeState {
+struct DecodeState {
   size_t pos;
   uint64_t t;
   uint64_t v;
@@ -381,33 +380,43 @@ struct XorIterator::DecodeState {
   int mbits;
 };
 
-namespace {
+// Where a run stopped on corrupt data: what, the stream bit where the sample started, and
+// its index in the batch. what == nullptr: no failure.
+struct RunFailure {
+  const char* what = nullptr;
+  size_t pos = 0;
+  int n = 0;
+};
 
 // 64 bits at bit `pos` of the stream read through `p`, of which the first 64 - pos % 8
 // (>= 57) are valid. Requires: 8 readable bytes at p + pos / 8.
-inline uint64_t LoadBits(const uint8_t* p, size_t pos) {
+[[gnu::always_inline]] inline uint64_t LoadBits(const uint8_t* p, size_t pos) {
   return base::LoadBE64(p + (pos >> 3)) << (pos & 7);
 }
 
 // The `n` (1..64) bits at bit `pos`, right-aligned. Requires: readable bytes up to
 // p + (pos + 32) / 8 + 8.
-inline uint64_t LoadN(const uint8_t* p, size_t pos, int n) {
+[[gnu::always_inline]] inline uint64_t LoadN(const uint8_t* p, size_t pos, int n) {
   if (n <= 57) [[likely]] return LoadBits(p, pos) >> (64 - n);
   const int lo = n - 32;
   return ((LoadBits(p, pos) >> 32) << lo) | (LoadBits(p, pos + 32) >> (64 - lo));
 }
 
-}  // namespace
-
-// The hot loop. Per sample: one load gives >= 57 bits, enough for any delta-of-delta code
-// but the 64-bit one (<= 24 bits) plus the value's control bits (<= 13); a changed value
-// costs one more load for its payload. Branches follow the series' shape (dod 0 or not,
-// value unchanged / same window / new window) and predict well on real data, where most
-// scrapes are on time and a series' values change in a regular way; the dod width itself
-// is computed from the count of leading ones. Positions are relative to `p`'s first byte.
+// The hot loop: decodes batch entries n.. (up to `want`) into bt/bv from the stream read
+// through `p`, which holds the stream from bit `base_bits` (a multiple of 8) on. kTail: the
+// samples near the end, whose end position is checked against `limit` (the stream length);
+// otherwise samples starting before bit `limit`, which cannot overrun the stream. Returns
+// the new batch size; on corrupt data fills *fail and stops.
+//
+// Per sample: one load gives >= 57 bits, enough for any delta-of-delta code but the 64-bit
+// one (<= 24 bits) plus the value's control bits (<= 13); a changed value costs one more
+// load for its payload. The only data-dependent branch is "value changed", which follows
+// the series' shape; the dod width and the value window are selected arithmetically, as
+// jittery scrape timestamps and noisy gauges make them irregular.
 template <bool kTail>
-int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
-                           DecodeState* st) {
+[[gnu::always_inline]] inline int DecodeLoop(const uint8_t* p, size_t base_bits, size_t limit,
+                                             int n, int want, DecodeState* st, int64_t* bt,
+                                             double* bv, RunFailure* fail) {
   size_t pos = st->pos - base_bits;
   const size_t lim = limit - base_bits;
   uint64_t t = st->t;
@@ -415,17 +424,14 @@ int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int
   uint64_t tdelta = st->tdelta;
   int trailing = st->trailing;
   int mbits = st->mbits;
-  int64_t* const bt = batch_t_;
-  double* const bv = batch_v_;
   for (; n < want; ++n) {
     if constexpr (!kTail) {
       if (pos >= lim) break;
     }
     const size_t start = pos;
     uint64_t w = LoadBits(p, pos);
-    // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. Jittery
-    // scrape timestamps make the width irregular, so it is computed from the count of
-    // leading ones (the OR caps it at 4) rather than branched on.
+    // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. The OR
+    // caps the count of leading ones at 4.
     const int ones = std::countl_zero(~w | (uint64_t{1} << 59));
     if (ones < 4) [[likely]] {
       // Widths 0, 14, 17, 20 packed one per byte.
@@ -448,8 +454,7 @@ int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int
     if (static_cast<int64_t>(w) >= 0) {  // `0`: value unchanged
       pos += 1;
     } else {
-      // `10`: the previous window; `11` + L(5) + S(6): a new one. Selected without a branch,
-      // as noisy gauges alternate between the two.
+      // `10`: the previous window; `11` + L(5) + S(6): a new one.
       const int new_window = static_cast<int>((w >> 62) & 1);
       const int lead = static_cast<int>((w >> 57) & 31);
       int m = static_cast<int>((w >> 51) & 63);
@@ -457,8 +462,7 @@ int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int
       if (((lead + m > 64) & new_window) != 0) [[unlikely]] {
         // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
         // reader would silently decode a zero XOR from it.
-        Fail("leading zeros plus significant bits exceed 64", base_bits + start,
-             decoded_ + n);
+        *fail = {"leading zeros plus significant bits exceed 64", base_bits + start, n};
         break;
       }
       // Masks rather than ?: so that the compiler cannot turn the choice into a branch.
@@ -471,7 +475,7 @@ int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int
     }
     if constexpr (kTail) {
       if (pos > lim) [[unlikely]] {
-        Fail("unexpected end of data", base_bits + start, decoded_ + n);
+        *fail = {"unexpected end of data", base_bits + start, n};
         break;
       }
     }
@@ -486,6 +490,39 @@ int XorIterator::DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int
   st->mbits = mbits;
   return n;
 }
+
+// The loop is shift- and count-heavy: with BMI2 (shlx/shrx: one uop for a variable shift
+// instead of three) and LZCNT it takes about a fifth fewer uops. Built twice and chosen at
+// run time, since the library targets baseline x86-64. Every CPU with BMI2 (Intel Haswell,
+// AMD Excavator and later) has LZCNT, so BMI2 alone is tested.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STRATA_XOR_BMI2_DISPATCH 1
+template <bool kTail>
+__attribute__((target("bmi,bmi2,lzcnt"))) int DecodeRunBmi2(
+    const uint8_t* p, size_t base_bits, size_t limit, int n, int want, DecodeState* st,
+    int64_t* bt, double* bv, RunFailure* fail) {
+  return DecodeLoop<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+}
+// Requires __builtin_cpu_init() first when it may run during static initialisation.
+bool HasBmi2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("bmi2") != 0;
+  }();
+  return has;
+}
+#endif
+
+template <bool kTail>
+int DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
+              DecodeState* st, int64_t* bt, double* bv, RunFailure* fail) {
+#ifdef STRATA_XOR_BMI2_DISPATCH
+  if (HasBmi2()) return DecodeRunBmi2<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+#endif
+  return DecodeLoop<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+}
+
+}  // namespace
 
 bool XorIterator::Refill() {
   batch_i_ = 0;
@@ -504,12 +541,15 @@ bool XorIterator::Refill() {
     return n > 0;
   }
   DecodeState st{pos_bits_, dec_t_, dec_v_, tdelta_, trailing_, mbits_};
+  RunFailure fail;
   if (n < want && st.pos < fast_end_) {
-    n = DecodeRun<false>(data_, 0, fast_end_, n, want, &st);
+    n = DecodeRun<false>(data_, 0, fast_end_, n, want, &st, batch_t_, batch_v_, &fail);
   }
-  if (n < want && pending_err_ == nullptr) {
-    n = DecodeRun<true>(tail_, tail_start_ * 8, nbits_, n, want, &st);
+  if (n < want && fail.what == nullptr) {
+    n = DecodeRun<true>(tail_, tail_start_ * 8, nbits_, n, want, &st, batch_t_, batch_v_,
+                        &fail);
   }
+  if (fail.what != nullptr) Fail(fail.what, fail.pos, decoded_ + fail.n);
   // After a failure this is the failed sample's partial state; only Resume() reads it, and
   // only after a clean decode.
   pos_bits_ = st.pos;
@@ -538,16 +578,10 @@ bool XorIterator::NextBatch() {
 
 bool XorIterator::Seek(int64_t t) {
   if (done_ || err_ != nullptr) return false;
-  if (read_ > 0 && t_ >= t) return true;
+  if (batch_i_ > 0 && batch_t_[batch_i_ - 1] >= t) return true;
   while (true) {
     while (batch_i_ < batch_n_) {
-      const int i = batch_i_++;
-      ++read_;
-      if (batch_t_[i] >= t) {
-        t_ = batch_t_[i];
-        v_ = batch_v_[i];
-        return true;
-      }
+      if (batch_t_[batch_i_++] >= t) return true;
     }
     if (!Refill()) {
       done_ = true;

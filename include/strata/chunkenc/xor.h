@@ -102,18 +102,16 @@ class XorIterator final {
   // Inline: serving a decoded sample is a few instructions; decoding happens in batches.
   bool Next() {
     if (batch_i_ >= batch_n_) [[unlikely]] return NextBatch();
-    t_ = batch_t_[batch_i_];
-    v_ = batch_v_[batch_i_];
     ++batch_i_;
-    ++read_;
     return true;
   }
   // First sample with ts >= t; never moves backwards: if the current sample already has
   // ts >= t it stays. False once the chunk is exhausted or on error.
   bool Seek(int64_t t);
   // Requires: the last Next()/Seek() returned true.
-  model::Sample At() const { return {t_, v_}; }
-  int64_t AtT() const { return t_; }
+  // The current sample is batch entry batch_i_ - 1 (>= 0 once a sample has been served).
+  model::Sample At() const { return {batch_t_[batch_i_ - 1], batch_v_[batch_i_ - 1]}; }
+  int64_t AtT() const { return batch_t_[batch_i_ - 1]; }
   // OK while iterating and at a clean end; DataLoss ("xor chunk: sample I of N at byte
   // offset O: what") when the bytes are truncated or malformed.
   absl::Status status() const;
@@ -134,18 +132,9 @@ class XorIterator final {
   static constexpr size_t kMaxSampleSpan = 24;
   static constexpr size_t kTailCopy = 32;
   static constexpr size_t kTailPad = 40;
-  struct DecodeState;
 
   // Decodes the next batch. False if no sample could be decoded (clean end, or err_ set).
   bool Refill();
-  // Decodes samples n.. of the batch (up to `want`) from the stream read through `p`, which
-  // holds the stream from byte `base_bits / 8` on. kTail: the samples near the end, whose
-  // end position is checked against the stream length; otherwise samples starting before
-  // bit `limit`, which cannot overrun it. Returns the new batch size; on corrupt data calls
-  // Fail() and stops.
-  template <bool kTail>
-  int DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
-                DecodeState* st);
   // Next() when the batch is used up: refills and serves the first sample, or ends.
   bool NextBatch();
   // Decodes samples 0 and 1 (whole-byte varints) into the batch; false on error.
@@ -176,12 +165,10 @@ class XorIterator final {
   uint8_t trailing_ = 0;
   uint8_t mbits_ = 64;  // 64 - leading_ - trailing_
 
-  // Served state.
-  int read_ = 0;
+  // Served state: batch entries [0, batch_i_) have been served. batch_i_ is >= 1 whenever
+  // a sample is current, as Refill() only runs when the caller moves on.
   int batch_i_ = 0;
   int batch_n_ = 0;
-  int64_t t_ = 0;
-  double v_ = 0;
   bool done_ = false;
 
   // A decode failure is pending until the samples decoded before it have been served.
