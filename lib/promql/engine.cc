@@ -70,6 +70,9 @@ struct Range {
 struct RangeSource {
   std::vector<model::Labels> labels;
   std::vector<std::vector<Point>> points;
+  // Start timestamps per series, parallel to points (0 where unknown); empty for a series
+  // without any, and always for subquery results (subqueries cut their propagation).
+  std::vector<std::vector<int64_t>> sts;
   std::vector<bool> drop;  // delayed name removal pending (subquery results)
   bool anchored = false;   // 3.x extended range selectors
   bool smoothed = false;
@@ -226,7 +229,8 @@ class Evaluator {
 
   absl::StatusOr<Matrix> EvalVectorSelector(const VectorSelector& vs, const Range& r);
   absl::StatusOr<Matrix> EvalTimestampOfSelector(const VectorSelector& vs, const Range& r);
-  absl::StatusOr<RangeSource> LoadRange(const Expr& arg, const Range& r);
+  // want_st: also read start timestamps (3.x counter functions).
+  absl::StatusOr<RangeSource> LoadRange(const Expr& arg, const Range& r, bool want_st = false);
   absl::StatusOr<Matrix> EvalRangeCall(const Call& c, const Range& r);
   absl::StatusOr<Matrix> EvalCall(const Call& c, const Range& r);
   absl::StatusOr<Matrix> EvalInfo(const Call& c, const Range& r);
@@ -459,7 +463,8 @@ absl::StatusOr<Matrix> Evaluator::EvalSubqueryInner(const SubqueryExpr& sq, cons
   return Eval(*sq.expr, inner);
 }
 
-absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range& r) {
+absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range& r,
+                                                 bool want_st) {
   const Expr* arg = &arg_in;
   while (arg->kind() == NodeKind::kParen) arg = parser::As<parser::ParenExpr>(*arg).expr.get();
   RangeSource src;
@@ -484,12 +489,22 @@ absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range
       storage::Series& series = set->At();
       it = series.Iterator(std::move(it));
       std::vector<Point> pts;
+      std::vector<int64_t> sts;
+      bool have_st = false;
       const int64_t mint = lo - src.range_ms;
       if (it->Seek(compat() ? mint : mint + 1)) {
         do {
           const model::Sample smp = it->At();
           if (smp.t > hi) break;
           if (model::IsStaleNaN(smp.v)) continue;
+          if (want_st && !compat()) {
+            const int64_t st = it->AtST();
+            if (st != storage::kNoStartTimestamp && !have_st) {
+              have_st = true;
+              sts.assign(pts.size(), storage::kNoStartTimestamp);
+            }
+            if (have_st) sts.push_back(st);
+          }
           pts.push_back(Point{smp.t, smp.v});
         } while (it->Next());
       }
@@ -497,6 +512,7 @@ absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range
       STRATA_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(pts.size())));
       src.labels.push_back(series.labels());
       src.points.push_back(std::move(pts));
+      src.sts.push_back(std::move(sts));
       src.drop.push_back(false);
     }
     STRATA_RETURN_IF_ERROR(set->status());
@@ -513,6 +529,7 @@ absl::StatusOr<RangeSource> Evaluator::LoadRange(const Expr& arg_in, const Range
         if (!model::IsStaleNaN(p.v)) pts.push_back(p);
       }
       src.points.push_back(std::move(pts));
+      src.sts.emplace_back();
     }
     return src;
   }
@@ -724,7 +741,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
       }
     }
   }
-  STRATA_ASSIGN_OR_RETURN(RangeSource src, LoadRange(marg, r));
+  const bool counter_st_fn =
+      name == "rate" || name == "increase" || name == "irate" || name == "resets";
+  STRATA_ASSIGN_OR_RETURN(RangeSource src, LoadRange(marg, r, counter_st_fn));
   const bool is_absent = name == "absent_over_time";
   Matrix out;
   std::vector<bool> absent_seen(is_absent ? static_cast<size_t>(r.n()) : 0, false);
@@ -734,9 +753,11 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
   for (size_t si = 0; si < src.labels.size(); ++si) {
     if ((si & 255) == 0) STRATA_RETURN_IF_ERROR(CheckDeadline());
     const std::vector<Point>& pts = src.points[si];
+    const std::vector<int64_t>& sts = src.sts[si];
     Series s;
     size_t lo = 0, hi = 0;
     bool warned_counter = false;
+    bool st_overlap = false;
     for (int64_t i = 0; i < r.n(); ++i) {
       const int64_t ts = r.At(i);
       const int64_t end = src.RefTime(ts);
@@ -759,6 +780,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
       if (win.empty()) continue;
       RangeArgs a;
       a.points = win;
+      if (!sts.empty()) a.sts = std::span<const int64_t>(sts.data() + lo, hi - lo);
       a.range_start = start;
       a.range_end = end;
       a.range_ms = src.range_ms;
@@ -766,9 +788,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
       a.compat_2x = compat();
       std::optional<double> v;
       if (name == "rate") {
-        v = internal::ExtrapolatedRate(a, true, true);
+        v = internal::ExtrapolatedRate(a, true, true, &st_overlap);
       } else if (name == "increase") {
-        v = internal::ExtrapolatedRate(a, true, false);
+        v = internal::ExtrapolatedRate(a, true, false, &st_overlap);
       } else if (name == "delta") {
         v = internal::ExtrapolatedRate(a, false, false);
       } else if (name == "irate") {
@@ -870,6 +892,12 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeCall(const Call& c, const Range& r) {
         warned_counter = true;
       }
       s.points.push_back(Point{ts, *v});
+    }
+    if (st_overlap) {
+      Warn(internal::Cat("sample has start time that overlaps with previous sample timestamp "
+                         "for metric ",
+                         model::QuoteGo(src.labels[si].MetricName())),
+           marg);
     }
     if (s.points.empty()) continue;
     STRATA_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.points.size())));

@@ -76,16 +76,67 @@ void SortBuckets(std::vector<Bucket>& b) {
 
 }  // namespace
 
-std::optional<double> ExtrapolatedRate(const RangeArgs& a, bool is_counter, bool is_rate) {
+bool IsStartTimestampReset(int64_t prev_st, int64_t prev_t, int64_t cur_st, int64_t cur_t) {
+  // Unknown, or not before the sample itself: ST == T is OpenTelemetry's spelling of an
+  // unknown start (PROM-60 reads it as 0), a later start is invalid. Neither is a reset;
+  // treating ST == T as one would turn every sample of such a series into a reset.
+  if (cur_st == 0 || cur_st >= cur_t) return false;
+  if (cur_st < prev_t) return false;  // the accumulation prev belongs to goes on
+  if (cur_st > prev_t) return true;   // a new accumulation began after prev
+  // The start is prev's timestamp: an OTel delta stream (prev has a valid start of its
+  // own) resets at every point; a cumulative stream whose first point had an unknown or
+  // invalid start (0, ST == T, or ST > T) does not.
+  return prev_st != 0 && prev_st < prev_t;
+}
+
+bool IsStartTimestampOverlap(int64_t prev_st, int64_t prev_t, int64_t cur_st) {
+  return cur_st != 0 && cur_st < prev_t && cur_st != prev_st;
+}
+
+std::optional<double> ExtrapolatedRate(const RangeArgs& a, bool is_counter, bool is_rate,
+                                       bool* st_overlap) {
   const auto& s = a.points;
-  if (s.size() < 2) return std::nullopt;
+  if (s.empty()) return std::nullopt;
+  // Start timestamps matter for counters only (delta() is for gauges) and never in 2.x.
+  const bool use_st = is_counter && !a.compat_2x && a.sts.size() == s.size();
+  // A first sample whose start lies inside the window and before the sample itself: the
+  // counter was zero at that start, so count from there instead of extrapolating to the
+  // left (upstream PR 18619, PROM-77 "rate extrapolation"). A start on or before the window
+  // start could hide samples outside the window, so it is not used.
+  const int64_t st0 = use_st ? a.sts[0] : 0;
+  const bool from_st = st0 != 0 && st0 > a.range_start && st0 < s.front().t;
+  if (s.size() < 2 && !from_st) return std::nullopt;
   double result = s.back().v - s.front().v;
   if (is_counter) {
     double prev = s.front().v;
     for (size_t i = 1; i < s.size(); ++i) {
-      if (s[i].v < prev) result += prev;
+      bool reset = s[i].v < prev;
+      if (use_st) {
+        reset = reset || IsStartTimestampReset(a.sts[i - 1], s[i - 1].t, a.sts[i], s[i].t);
+        if (st_overlap != nullptr && IsStartTimestampOverlap(a.sts[i - 1], s[i - 1].t, a.sts[i])) {
+          *st_overlap = true;
+        }
+      }
+      if (reset) result += prev;
       prev = s[i].v;
     }
+  }
+  if (from_st) {
+    result += s.front().v;  // the increase from zero at the start to the first sample
+    // The start is not a sample: it takes no part in the average spacing, which (with two
+    // or more samples) still decides how far to extrapolate to the right. With one sample
+    // there is no spacing, so no extrapolation at all.
+    double factor = 1;
+    if (s.size() >= 2) {
+      const double to_st = static_cast<double>(s.front().t - st0) / 1000;
+      const double sampled = static_cast<double>(s.back().t - s.front().t) / 1000;
+      const double avg_between = sampled / static_cast<double>(s.size() - 1);
+      double to_end = static_cast<double>(a.range_end - s.back().t) / 1000;
+      if (to_end >= avg_between * 1.1) to_end = avg_between / 2;
+      factor = (sampled + to_st + to_end) / (sampled + to_st);
+    }
+    if (is_rate) factor /= static_cast<double>(a.range_ms) / 1000;
+    return result * factor;
   }
   double to_start = static_cast<double>(s.front().t - a.range_start) / 1000;
   double to_end = static_cast<double>(a.range_end - s.back().t) / 1000;
@@ -119,9 +170,14 @@ std::optional<double> ExtrapolatedRate(const RangeArgs& a, bool is_counter, bool
 std::optional<double> InstantValue(const RangeArgs& a, bool is_rate) {
   const auto& s = a.points;
   if (s.size() < 2) return std::nullopt;
-  const Point& last = s[s.size() - 1];
-  const Point& prev = s[s.size() - 2];
-  double result = (is_rate && last.v < prev.v) ? last.v : last.v - prev.v;
+  const size_t n = s.size();
+  const Point& last = s[n - 1];
+  const Point& prev = s[n - 2];
+  bool reset = last.v < prev.v;
+  if (is_rate && !reset && !a.compat_2x && a.sts.size() == n) {
+    reset = IsStartTimestampReset(a.sts[n - 2], prev.t, a.sts[n - 1], last.t);
+  }
+  double result = (is_rate && reset) ? last.v : last.v - prev.v;
   const int64_t interval = last.t - prev.t;
   if (interval == 0) return std::nullopt;
   if (is_rate) result /= static_cast<double>(interval) / 1000;
@@ -140,10 +196,15 @@ std::optional<double> PredictLinear(const RangeArgs& a) {
 }
 
 std::optional<double> Resets(const RangeArgs& a) {
-  if (a.points.empty()) return std::nullopt;
+  const auto& s = a.points;
+  if (s.empty()) return std::nullopt;
+  const bool use_st = !a.compat_2x && a.sts.size() == s.size();
   double n = 0;
-  for (size_t i = 1; i < a.points.size(); ++i) {
-    if (a.points[i].v < a.points[i - 1].v) ++n;
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (s[i].v < s[i - 1].v ||
+        (use_st && IsStartTimestampReset(a.sts[i - 1], s[i - 1].t, a.sts[i], s[i].t))) {
+      ++n;
+    }
   }
   return n;
 }

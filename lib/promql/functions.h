@@ -60,6 +60,10 @@ inline void KahanAdd(double inc, double& sum, double& c) {
 // What a range function sees at one evaluation step.
 struct RangeArgs {
   std::span<const Point> points;  // the samples inside the window, oldest first, no stale
+  // Start timestamps (ms) of `points`, index for index, 0 where unknown; empty when none
+  // are known (subquery results, sources without them, 2.x mode). Only the counter
+  // functions read them (rate, increase, irate, resets).
+  std::span<const int64_t> sts;
   int64_t range_start = 0;        // window bounds (ms) after offset/@: (start, end]
   int64_t range_end = 0;
   int64_t range_ms = 0;  // the selector's range
@@ -69,13 +73,31 @@ struct RangeArgs {
   bool compat_2x = false;
 };
 
-// rate/increase/delta with upstream extrapolation. nullopt for fewer than two samples.
-std::optional<double> ExtrapolatedRate(const RangeArgs& a, bool is_counter, bool is_rate);
-// irate/idelta from the last two samples.
+// Start-timestamp counter reset (upstream isStartTimestampReset): whether the sample
+// (cur_st, cur_t) starts a new accumulation after the sample (prev_st, prev_t). Unknown
+// (0) or invalid (>= its own timestamp) start timestamps never signal a reset; a start
+// after the previous sample does; a start equal to the previous sample's timestamp does
+// only if that sample had a valid start of its own (an OTel delta stream, not a cumulative
+// stream whose first point has an unknown start, written ST == T).
+bool IsStartTimestampReset(int64_t prev_st, int64_t prev_t, int64_t cur_st, int64_t cur_t);
+// Whether cur's start timestamp overlaps the previous sample (upstream
+// checkStartTimeOverlap): it lies before prev_t yet differs from prev's start, so two
+// accumulations cover the same time.
+bool IsStartTimestampOverlap(int64_t prev_st, int64_t prev_t, int64_t cur_st);
+
+// rate/increase/delta with upstream extrapolation. nullopt for fewer than two samples,
+// except that a counter whose first sample has a start timestamp inside the window counts
+// from zero at that start (one sample then suffices; no extrapolation to the left). For
+// counters, resets are also detected from start timestamps, and *st_overlap (if given) is
+// set when start timestamps overlap.
+std::optional<double> ExtrapolatedRate(const RangeArgs& a, bool is_counter, bool is_rate,
+                                       bool* st_overlap = nullptr);
+// irate/idelta from the last two samples (irate also sees start-timestamp resets).
 std::optional<double> InstantValue(const RangeArgs& a, bool is_rate);
 // deriv and predict_linear (least squares with the intercept at ts).
 std::optional<double> Deriv(const RangeArgs& a);
 std::optional<double> PredictLinear(const RangeArgs& a);
+// Counter resets: value drops and start-timestamp resets.
 std::optional<double> Resets(const RangeArgs& a);
 std::optional<double> Changes(const RangeArgs& a);
 // double_exponential_smoothing / holt_winters with smoothing factor s0 and trend factor

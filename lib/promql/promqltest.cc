@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -31,9 +33,11 @@ namespace {
 // ---------------------------------------------------------------------------------------
 // In-memory storage.
 
+// Iterates samples [b, e); `st`, if not null, holds the start timestamp of *b, *(b+1), ...
 class SpanIterator final : public storage::SampleIterator {
  public:
-  SpanIterator(const model::Sample* b, const model::Sample* e) : b_(b), e_(e), cur_(b - 1) {}
+  SpanIterator(const model::Sample* b, const model::Sample* e, const int64_t* st)
+      : b_(b), e_(e), cur_(b - 1), st_(st) {}
   bool Next() override {
     if (cur_ < e_) ++cur_;
     return cur_ < e_;
@@ -45,28 +49,34 @@ class SpanIterator final : public storage::SampleIterator {
     return cur_ < e_;
   }
   model::Sample At() const override { return *cur_; }
+  int64_t AtST() const override {
+    return st_ == nullptr ? storage::kNoStartTimestamp : st_[cur_ - b_];
+  }
   absl::Status status() const override { return absl::OkStatus(); }
 
  private:
   const model::Sample* b_;
   const model::Sample* e_;
   const model::Sample* cur_;
+  const int64_t* st_;
 };
 
 class SpanSeries final : public storage::Series {
  public:
-  SpanSeries(const model::Labels* l, const model::Sample* b, const model::Sample* e)
-      : l_(l), b_(b), e_(e) {}
+  SpanSeries(const model::Labels* l, const model::Sample* b, const model::Sample* e,
+             const int64_t* st)
+      : l_(l), b_(b), e_(e), st_(st) {}
   const model::Labels& labels() const override { return *l_; }
   std::unique_ptr<storage::SampleIterator> Iterator(
       std::unique_ptr<storage::SampleIterator>) const override {
-    return std::make_unique<SpanIterator>(b_, e_);
+    return std::make_unique<SpanIterator>(b_, e_, st_);
   }
 
  private:
   const model::Labels* l_;
   const model::Sample* b_;
   const model::Sample* e_;
+  const int64_t* st_;
 };
 
 class SpanSeriesSet final : public storage::SeriesSet {
@@ -83,20 +93,22 @@ class SpanSeriesSet final : public storage::SeriesSet {
 
 class MemQuerier final : public storage::Querier {
  public:
-  MemQuerier(const std::map<model::Labels, std::vector<model::Sample>>& s, int64_t mint,
+  MemQuerier(const std::map<model::Labels, MemStorage::SeriesData>& s, int64_t mint,
              int64_t maxt)
       : s_(s), mint_(mint), maxt_(maxt) {}
   std::unique_ptr<storage::SeriesSet> Select(const std::vector<model::Matcher>& ms,
                                              const storage::SelectHints*) override {
     std::vector<SpanSeries> out;
-    for (const auto& [l, samples] : s_) {
+    for (const auto& [l, data] : s_) {
       if (!model::MatchesAll(ms, l)) continue;
+      const auto& samples = data.samples;
       auto lt = [](const model::Sample& a, int64_t t) { return a.t < t; };
       const model::Sample* b = std::lower_bound(samples.data(), samples.data() + samples.size(), mint_, lt);
       const model::Sample* e = std::lower_bound(b, samples.data() + samples.size(),
                                                 maxt_ == INT64_MAX ? maxt_ : maxt_ + 1, lt);
       if (b == e) continue;
-      out.emplace_back(&l, b, e);
+      const int64_t* st = data.sts.empty() ? nullptr : data.sts.data() + (b - samples.data());
+      out.emplace_back(&l, b, e, st);
     }
     return std::make_unique<SpanSeriesSet>(std::move(out));
   }
@@ -123,32 +135,51 @@ class MemQuerier final : public storage::Querier {
   }
 
  private:
-  const std::map<model::Labels, std::vector<model::Sample>>& s_;
+  const std::map<model::Labels, MemStorage::SeriesData>& s_;
   int64_t mint_, maxt_;
 };
 
 }  // namespace
 
-void MemStorage::Add(const model::Labels& lset, int64_t t, double v) {
-  auto& s = series_[lset];
+void MemStorage::Add(const model::Labels& lset, int64_t t, double v, int64_t st) {
+  SeriesData& d = series_[lset];
+  auto& s = d.samples;
   auto it = std::lower_bound(s.begin(), s.end(), t,
                              [](const model::Sample& a, int64_t x) { return a.t < x; });
+  const size_t idx = static_cast<size_t>(it - s.begin());
+  // Start timestamps are stored only once some sample has one.
+  if (st != storage::kNoStartTimestamp && d.sts.empty()) {
+    d.sts.assign(s.size(), storage::kNoStartTimestamp);
+  }
   if (it != s.end() && it->t == t) {
     it->v = v;
+    if (!d.sts.empty()) d.sts[idx] = st;
   } else {
     s.insert(it, model::Sample{t, v});
+    if (!d.sts.empty()) d.sts.insert(d.sts.begin() + static_cast<std::ptrdiff_t>(idx), st);
   }
 }
 
-void MemStorage::AddSeries(const model::Labels& lset, const std::vector<model::Sample>& samples) {
-  auto& s = series_[lset];
+void MemStorage::AddSeries(const model::Labels& lset, const std::vector<model::Sample>& samples,
+                           const std::vector<int64_t>& sts) {
+  assert(sts.empty() || sts.size() == samples.size());
+  SeriesData& d = series_[lset];
+  auto& s = d.samples;
   const bool append = s.empty() || samples.empty() || samples.front().t > s.back().t;
   if (append && std::is_sorted(samples.begin(), samples.end(),
                                [](const auto& a, const auto& b) { return a.t < b.t; })) {
+    if (!sts.empty() && d.sts.empty()) d.sts.assign(s.size(), storage::kNoStartTimestamp);
     s.insert(s.end(), samples.begin(), samples.end());
+    if (!sts.empty()) {
+      d.sts.insert(d.sts.end(), sts.begin(), sts.end());
+    } else if (!d.sts.empty()) {
+      d.sts.resize(s.size(), storage::kNoStartTimestamp);
+    }
     return;
   }
-  for (const auto& smp : samples) Add(lset, smp.t, smp.v);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    Add(lset, samples[i].t, samples[i].v, sts.empty() ? storage::kNoStartTimestamp : sts[i]);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<storage::Querier>> MemStorage::NewQuerier(int64_t mint, int64_t maxt) {
@@ -335,6 +366,101 @@ bool UsesStartEnd(const parser::Expr& e) {
   return found;
 }
 
+// Where a start-timestamp line's `@st` marker begins (the series is before it, the items
+// after it), or npos if `l` is an ordinary series line. Quoted label values are skipped.
+size_t FindStMarker(std::string_view l) {
+  char quote = 0;
+  for (size_t k = 0; k < l.size(); ++k) {
+    const char c = l[k];
+    if (quote != 0) {
+      if (c == '\\' && quote != '`') {
+        ++k;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'' || c == '`') {
+      quote = c;
+    } else if (c == ' ' || c == '\t') {
+      return std::string_view::npos;  // the values have begun
+    } else if (l.substr(k, 3) == "@st" &&
+               (k + 3 == l.size() || l[k + 3] == ' ' || l[k + 3] == '\t')) {
+      return k;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Parses a signed duration (`-30s`, `+1m`, `1ms`, `0`) at the front of `s` and consumes it.
+absl::StatusOr<int64_t> ConsumeSignedDuration(std::string_view& s) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  size_t n = 0;
+  // Digits and the unit letters y w d h m s; 'x' (the repetition) is not among them.
+  while (n < s.size() && (std::isdigit(static_cast<unsigned char>(s[n])) ||
+                          std::string_view("ywdhms").find(s[n]) != std::string_view::npos)) {
+    ++n;
+  }
+  STRATA_ASSIGN_OR_RETURN(int64_t d, parser::ParseDuration(s.substr(0, n)));
+  s.remove_prefix(n);
+  return neg ? -d : d;
+}
+
+// Parses the items of a start-timestamp line into one offset per position (nullopt for
+// none): `_`, `_xN` (N positions), `<d>`, `<d>xN` (N+1 copies), `<d>+<d2>xN` and
+// `<d>-<d2>xN` (N+1 positions stepping by d2). Returns InvalidArgument naming the item.
+absl::StatusOr<std::vector<std::optional<int64_t>>> ParseStItems(std::string_view items) {
+  std::vector<std::optional<int64_t>> out;
+  for (absl::string_view piece : absl::StrSplit(base::ToAbsl(items), absl::ByAnyChar(" \t"),
+                                                absl::SkipEmpty())) {
+    std::string_view item = base::ToStd(piece);
+    const std::string_view whole = item;
+    auto bad = [&](const auto& why) {
+      return absl::InvalidArgumentError(
+          internal::Cat("bad start timestamp item \"", whole, "\": ", why));
+    };
+    auto count = [&](std::string_view digits) -> absl::StatusOr<uint64_t> {
+      uint64_t n = 0;
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (ec != std::errc() || p != digits.data() + digits.size() || digits.empty()) {
+        return bad("repetition count is not a number");
+      }
+      if (n > 10'000'000) return bad("repetition count too large");
+      return n;
+    };
+    if (item[0] == '_') {
+      if (item.size() == 1) {
+        out.emplace_back();
+        continue;
+      }
+      if (item[1] != 'x') return bad("expected _xN");
+      STRATA_ASSIGN_OR_RETURN(uint64_t n, count(item.substr(2)));
+      out.insert(out.end(), n, std::nullopt);
+      continue;
+    }
+    auto first = ConsumeSignedDuration(item);
+    if (!first.ok()) return bad(first.status().message());
+    int64_t step = 0;
+    if (!item.empty() && (item[0] == '+' || item[0] == '-')) {
+      auto d = ConsumeSignedDuration(item);
+      if (!d.ok()) return bad(d.status().message());
+      step = *d;
+      if (item.empty() || item[0] != 'x') return bad("a stepped item needs xN");
+    }
+    uint64_t n = 0;
+    if (!item.empty()) {
+      if (item[0] != 'x') return bad("unexpected characters");
+      STRATA_ASSIGN_OR_RETURN(n, count(item.substr(1)));
+    }
+    for (uint64_t k = 0; k <= n; ++k) out.emplace_back(*first + static_cast<int64_t>(k) * step);
+  }
+  return out;
+}
+
 class Runner {
  public:
   Runner(std::string_view name, const Options& opts) : name_(name), opts_(opts) {
@@ -372,16 +498,51 @@ class Runner {
 absl::Status Runner::Load(const std::vector<std::pair<int, std::string_view>>& lines, size_t& i,
                           int64_t interval, bool nhcb) {
   if (nhcb) nh_data_ = true;
-  std::map<model::Labels, std::vector<model::Sample>> block;
+  struct Loaded {
+    std::vector<model::Sample> samples;
+    std::vector<int64_t> sts;  // empty, or parallel to samples
+  };
+  std::map<model::Labels, Loaded> block;
+  // A start-timestamp line waiting for its series' sample line: the series, the line, and
+  // per position the offset to add to the sample's timestamp (nullopt: no start).
+  std::optional<model::Labels> st_labels;
+  int st_line = 0;
+  std::vector<std::optional<int64_t>> st_offsets;
   for (; i < lines.size() && !lines[i].second.empty(); ++i) {
     std::string_view l = lines[i].second;
-    // Start-timestamp lines (`name{...}@st items`) are not modelled: skip them.
-    const size_t first_space = l.find_first_of(" \t");
-    const std::string_view head = l.substr(0, first_space);
-    if (head.size() >= 3 && head.substr(head.size() - 3) == "@st") continue;
+    const size_t at = FindStMarker(l);
+    if (at != std::string_view::npos) {
+      if (st_labels) {
+        return LineError(name_, st_line, "start timestamps line is not followed by its series");
+      }
+      auto desc = parser::ParseSeriesDesc(l.substr(0, at));
+      if (!desc.ok()) return LineError(name_, lines[i].first, desc.status().message());
+      if (!desc->values.empty()) {
+        return LineError(name_, lines[i].first, "unexpected values before @st");
+      }
+      auto offsets = ParseStItems(l.substr(at + 3));
+      if (!offsets.ok()) return LineError(name_, lines[i].first, offsets.status().message());
+      st_labels = std::move(desc->labels);
+      st_line = lines[i].first;
+      st_offsets = std::move(*offsets);
+      continue;
+    }
     auto desc = parser::ParseSeriesDesc(l);
     if (!desc.ok()) return LineError(name_, lines[i].first, desc.status().message());
-    std::vector<model::Sample> samples;
+    if (st_labels) {
+      if (*st_labels != desc->labels) {
+        return LineError(name_, st_line,
+                         internal::Cat("start timestamps of ", st_labels->ToString(),
+                                       " are followed by series ", desc->labels.ToString()));
+      }
+      if (st_offsets.size() != desc->values.size()) {
+        return LineError(name_, lines[i].first,
+                         internal::Cat("series has ", desc->values.size(),
+                                       " positions but its start timestamps line has ",
+                                       st_offsets.size()));
+      }
+    }
+    Loaded loaded;
     for (size_t k = 0; k < desc->values.size(); ++k) {
       const auto& sv = desc->values[k];
       if (sv.omitted) continue;
@@ -389,11 +550,19 @@ absl::Status Runner::Load(const std::vector<std::pair<int, std::string_view>>& l
         nh_data_ = true;
         continue;
       }
-      samples.push_back(model::Sample{static_cast<int64_t>(k) * interval, sv.value});
+      const int64_t t = static_cast<int64_t>(k) * interval;
+      loaded.samples.push_back(model::Sample{t, sv.value});
+      if (st_labels) {
+        loaded.sts.push_back(st_offsets[k] ? t + *st_offsets[k] : storage::kNoStartTimestamp);
+      }
     }
-    block[desc->labels] = std::move(samples);
+    st_labels.reset();
+    block[desc->labels] = std::move(loaded);
   }
-  for (const auto& [l, s] : block) storage_.AddSeries(l, s);
+  if (st_labels) {
+    return LineError(name_, st_line, "start timestamps line is not followed by its series");
+  }
+  for (const auto& [l, s] : block) storage_.AddSeries(l, s.samples, s.sts);
   return absl::OkStatus();
 }
 

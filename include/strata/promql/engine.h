@@ -12,7 +12,13 @@
 // `anchored`/`smoothed` range selectors, and the annotations upstream attaches to these.
 // Not implemented: native histograms (histogram samples are not read; histogram_* functions
 // other than histogram_quantile/histogram_fraction/histogram_quantiles over classic `le`
-// buckets return nothing) and start timestamps.
+// buckets return nothing).
+//
+// Start timestamps (storage::SampleIterator::AtST(), 3.x mode only) are used as upstream:
+// rate/increase/irate/resets also see a counter reset where a sample's start timestamp
+// begins a new accumulation, rate/increase count from zero at the first sample's start
+// when it lies inside the window (instead of extrapolating to the left), and overlapping
+// start timestamps add a warning. Subqueries do not propagate them.
 //
 // Thread-safety: an Engine is immutable after construction and may run queries from many
 // threads at once; each query uses its own queriers.

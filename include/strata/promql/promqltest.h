@@ -8,6 +8,9 @@
 // `@ <t>` pinned on every selector at several evaluation times, and as a range query
 // t-1m..t+1m step 1m, unless the expression uses a time-dependent function.
 //
+// Start timestamps (`name{...}@st <offsets>` lines before a series' sample line) are kept by
+// MemStorage and reach the engine through storage::SampleIterator::AtST().
+//
 // Native histograms are not supported by the engine yet: evals whose data or expected
 // result involves them (`{{...}}` values loaded since the last `clear`, `load_with_nhcb`, or
 // `{{` in the expected lines) are counted as skipped, not run.
@@ -30,22 +33,32 @@
 
 namespace strata::promql::promqltest {
 
-// An in-memory storage::Queryable: series -> samples sorted by time. Queriers borrow the
-// data and stay valid until the next Add()/Clear().
+// An in-memory storage::Queryable: series -> samples sorted by time, each with an optional
+// start timestamp (ms; storage::kNoStartTimestamp for none) that its iterators report
+// through AtST(). Queriers borrow the data and stay valid until the next Add()/Clear().
 class MemStorage final : public storage::Queryable {
  public:
-  // Adds (or replaces, on an equal timestamp) one sample.
-  void Add(const model::Labels& lset, int64_t t, double v);
-  // Adds many samples of one series; they need not be sorted.
-  void AddSeries(const model::Labels& lset, const std::vector<model::Sample>& samples);
+  // Adds (or replaces, on an equal timestamp) one sample with start timestamp `st`.
+  void Add(const model::Labels& lset, int64_t t, double v,
+           int64_t st = storage::kNoStartTimestamp);
+  // Adds many samples of one series; they need not be sorted. `sts` is empty (no start
+  // timestamps) or gives the start timestamp of samples[i] at index i.
+  // Requires: sts.empty() || sts.size() == samples.size().
+  void AddSeries(const model::Labels& lset, const std::vector<model::Sample>& samples,
+                 const std::vector<int64_t>& sts = {});
   void Clear() { series_.clear(); }
   size_t num_series() const { return series_.size(); }
 
   absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
                                                                 int64_t maxt) override;
 
+  struct SeriesData {
+    std::vector<model::Sample> samples;  // sorted by t, unique t
+    std::vector<int64_t> sts;            // parallel to samples, or empty if none has one
+  };
+
  private:
-  std::map<model::Labels, std::vector<model::Sample>> series_;
+  std::map<model::Labels, SeriesData> series_;
 };
 
 struct Options {

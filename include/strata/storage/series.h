@@ -3,6 +3,13 @@
 // One protocol for chunks, series and samples (STYLE.md section 5): Next()/Seek() return
 // false at the end or on error, At() is valid after a true return, status() says why
 // iteration stopped (OK at a clean end). Iterators are single-threaded.
+//
+// Start timestamps: a sample may carry the start ("created") time of the interval its value
+// accumulates over (OpenTelemetry's start time, Prometheus's ST). SampleIterator::AtST()
+// exposes it; sources that do not know it return kNoStartTimestamp, the default. PromQL's
+// rate/increase/irate/resets use it (promql/functions.go, start_timestamps.test). Only
+// in-memory sources provide it for now: the head, WAL and block formats are Prometheus
+// 2.42's, which have no field for it, so samples read from them never carry one.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +22,10 @@
 
 namespace strata::storage {
 
+// AtST()'s "no start timestamp" value. 0, as in Prometheus, where a start timestamp of 0
+// means "unknown" (so a start exactly at the Unix epoch cannot be expressed either).
+inline constexpr int64_t kNoStartTimestamp = 0;
+
 class SampleIterator {
  public:
   virtual ~SampleIterator() = default;
@@ -25,6 +36,10 @@ class SampleIterator {
   virtual bool Seek(int64_t t) = 0;
   // Requires: the last Next()/Seek() returned true.
   virtual model::Sample At() const = 0;
+  // The start timestamp (ms) of the sample At() returns, or kNoStartTimestamp if the source
+  // does not know it. The default is for sources without start timestamps.
+  // Requires: the last Next()/Seek() returned true.
+  virtual int64_t AtST() const { return kNoStartTimestamp; }
   // Why iteration stopped: OK at a clean end, DataLoss for corrupt data, etc.
   virtual absl::Status status() const = 0;
 };
