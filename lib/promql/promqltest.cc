@@ -148,15 +148,17 @@ void MemStorage::Add(const model::Labels& lset, int64_t t, double v, int64_t st)
                              [](const model::Sample& a, int64_t x) { return a.t < x; });
   const size_t idx = static_cast<size_t>(it - s.begin());
   // Start timestamps are stored only once some sample has one.
-  if (st != storage::kNoStartTimestamp && d.sts.empty()) {
+  bool track_st = !d.sts.empty();
+  if (st != storage::kNoStartTimestamp && !track_st) {
     d.sts.assign(s.size(), storage::kNoStartTimestamp);
+    track_st = true;
   }
   if (it != s.end() && it->t == t) {
     it->v = v;
-    if (!d.sts.empty()) d.sts[idx] = st;
+    if (track_st) d.sts[idx] = st;
   } else {
     s.insert(it, model::Sample{t, v});
-    if (!d.sts.empty()) d.sts.insert(d.sts.begin() + static_cast<std::ptrdiff_t>(idx), st);
+    if (track_st) d.sts.insert(d.sts.begin() + static_cast<std::ptrdiff_t>(idx), st);
   }
 }
 

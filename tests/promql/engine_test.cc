@@ -236,5 +236,112 @@ TEST(AnnotationsTest, RateOfANonCounterNameIsAnInfoWithItsPosition) {
   EXPECT_TRUE(std::isinf(q->vector[0].v));
 }
 
+// Start timestamps (storage::SampleIterator::AtST), values worked out by hand from
+// upstream's rules (promql/functions.go isStartTimestampReset and the PROM-77 "rate
+// extrapolation" section; start_timestamps.test covers more shapes).
+
+// Loads `values` at 0, 1m, 2m, ... with start timestamp t + st_offsets[i] (0 = none).
+void LoadWithSt(MemStorage& db, const model::Labels& lset, std::vector<double> values,
+                std::vector<int64_t> st_offsets) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int64_t t = static_cast<int64_t>(i) * kMin;
+    db.Add(lset, t, values[i], st_offsets[i] == 0 ? storage::kNoStartTimestamp : t + st_offsets[i]);
+  }
+}
+
+TEST(StartTimestampTest, DeltaSamplesAreCounterResetsFor3xOnly) {
+  // An OTel delta stream: every sample holds the increase since the previous one (ST = the
+  // previous sample's timestamp). By value it is a flat line.
+  MemStorage db;
+  LoadWithSt(db, {{"__name__", "d_total"}}, std::vector<double>(12, 60),
+             std::vector<int64_t>(12, -kMin));
+  Engine e;
+  // Window (5m, 10m]: samples 6m..10m, four resets (+60 each) = 240 over 240s; the first
+  // start (5m) is on the window start, so not used: extrapolation 60s to the start, 300.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "increase(d_total[5m])", 10 * kMin), 300);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "rate(d_total[5m])", 10 * kMin), 1);
+  // irate: the last two samples reset, so the last value over 60s.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "irate(d_total[5m])", 10 * kMin), 1);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "resets(d_total[5m])", 10 * kMin), 4);
+  // Gauge functions ignore start timestamps.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "delta(d_total[5m])", 10 * kMin), 0);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "idelta(d_total[5m])", 10 * kMin), 0);
+  // Subqueries do not carry start timestamps.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "increase(d_total[5m:1m])", 10 * kMin), 0);
+  // Prometheus 2.42 has no start timestamps.
+  Engine e2(Compat2x());
+  EXPECT_DOUBLE_EQ(InstantValue(e2, db, "increase(d_total[5m])", 10 * kMin), 0);
+  EXPECT_DOUBLE_EQ(InstantValue(e2, db, "resets(d_total[5m])", 10 * kMin), 0);
+}
+
+TEST(StartTimestampTest, FirstStartInsideTheWindowReplacesLeftExtrapolation) {
+  MemStorage db;
+  // Samples 2m..5m valued 1..4, all starting at 1m30s (a cumulative stream), after two
+  // zeros without start timestamps.
+  LoadWithSt(db, {{"__name__", "c_total"}}, {0, 0, 1, 2, 3, 4},
+             {0, 0, -30'000, -90'000, -150'000, -210'000});
+  Engine e;
+  // At 6m, window (1m, 6m]: the counter was 0 at 1m30s and 4 at 5m (increase 4 over 210s);
+  // the end is 60s past the last sample (< 1.1 * 60s spacing): 4 * 270/210. Without start
+  // timestamps it would be 3 * 300/180 = 5.
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "increase(c_total[5m])", 6 * kMin), 4.0 * 270 / 210);
+  // A single sample suffices when its start is in the window: no extrapolation at all.
+  MemStorage one;
+  one.Add({{"__name__", "s_total"}}, 4 * kMin, 3, 4 * kMin - 150'000);
+  EXPECT_DOUBLE_EQ(InstantValue(e, one, "increase(s_total[5m])", 6 * kMin), 3);
+  EXPECT_DOUBLE_EQ(InstantValue(e, one, "rate(s_total[5m])", 6 * kMin), 3.0 / 300);
+  // A start on the window's (open) lower bound, or equal to the sample's own timestamp,
+  // is not used: one sample then gives nothing, as without start timestamps.
+  MemStorage edge;
+  edge.Add({{"__name__", "a_total"}}, 4 * kMin, 3, kMin);
+  edge.Add({{"__name__", "b_total"}}, 4 * kMin, 3, 4 * kMin);
+  EXPECT_EQ(InstantSize(e, edge, "increase(a_total[5m])", 6 * kMin), 0u);
+  EXPECT_EQ(InstantSize(e, edge, "increase(b_total[5m])", 6 * kMin), 0u);
+}
+
+TEST(StartTimestampTest, UnknownStartEncodedAsTheFirstTimestampIsNoReset) {
+  // OTel cumulative with unknown start: the first point has ST == T, the next ones point
+  // at it. Not a delta stream, so no reset; a delta stream (first ST before T) resets.
+  MemStorage db;
+  db.Add({{"__name__", "u_total"}}, 2 * kMin, 1, 2 * kMin);
+  db.Add({{"__name__", "u_total"}}, 3 * kMin, 1, 2 * kMin);
+  db.Add({{"__name__", "d_total"}}, 2 * kMin, 1, kMin);
+  db.Add({{"__name__", "d_total"}}, 3 * kMin, 1, 2 * kMin);
+  Engine e;
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "resets(u_total[2m])", 3 * kMin), 0);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "resets(d_total[2m])", 3 * kMin), 1);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "irate(u_total[2m])", 3 * kMin), 0);
+  EXPECT_DOUBLE_EQ(InstantValue(e, db, "irate(d_total[2m])", 3 * kMin), 1.0 / 60);
+}
+
+TEST(StartTimestampTest, OverlappingStartsAreAWarningWithThePosition) {
+  MemStorage db;
+  // Starts 1m, 2m for samples at 3m, 4m: the second starts before the first sample's time
+  // yet differs from its start, so two accumulations overlap.
+  db.Add({{"__name__", "o_total"}}, 3 * kMin, 60, kMin);
+  db.Add({{"__name__", "o_total"}}, 4 * kMin, 120, 2 * kMin);
+  // A cumulative stream (same start throughout) does not overlap.
+  db.Add({{"__name__", "c_total"}}, 3 * kMin, 60, kMin);
+  db.Add({{"__name__", "c_total"}}, 4 * kMin, 120, kMin);
+  Engine e;
+  auto r = e.InstantQuery(db, "sum(rate(o_total[3m]))", 4 * kMin);
+  STRATA_ASSERT_OK(r.status());
+  EXPECT_THAT(r->warnings,
+              ::testing::ElementsAre(
+                  "PromQL warning: sample has start time that overlaps with previous sample "
+                  "timestamp for metric \"o_total\" (1:10)"));
+  auto c = e.InstantQuery(db, "rate(c_total[3m])", 4 * kMin);
+  STRATA_ASSERT_OK(c.status());
+  EXPECT_THAT(c->warnings, ::testing::IsEmpty());
+  // Not checked by irate, nor in 2.x mode.
+  auto i = e.InstantQuery(db, "irate(o_total[3m])", 4 * kMin);
+  STRATA_ASSERT_OK(i.status());
+  EXPECT_THAT(i->warnings, ::testing::IsEmpty());
+  Engine e2(Compat2x());
+  auto r2 = e2.InstantQuery(db, "rate(o_total[3m])", 4 * kMin);
+  STRATA_ASSERT_OK(r2.status());
+  EXPECT_THAT(r2->warnings, ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace strata::promql
