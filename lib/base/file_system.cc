@@ -229,6 +229,12 @@ class PosixFileSystem final : public FileSystem {
     return absl::OkStatus();
   }
 
+  absl::Status Link(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) < 0) {
+      return ErrnoStatus(errno, "link", absl::StrCat(from, " -> ", to));
+    }
+    return absl::OkStatus();
+  }
   absl::Status Remove(const std::string& path) override {
     if (::remove(path.c_str()) < 0) return ErrnoStatus(errno, "remove", path);
     return absl::OkStatus();

@@ -155,6 +155,22 @@ struct Head::Impl {
   base::Mutex replay_mu;
   absl::flat_hash_map<SeriesRef, SeriesRef> replay_ref_map ABSL_GUARDED_BY(replay_mu);
 
+  // Deleted intervals by series ref. tomb_mu is a leaf lock: it is taken last and nothing
+  // else is acquired while holding it. has_tombstones lets queries skip it while empty.
+  mutable base::Mutex tomb_mu;
+  block::Tombstones tombstones ABSL_GUARDED_BY(tomb_mu);
+  std::atomic<bool> has_tombstones{false};
+  // Serialises Delete() calls so WAL order matches the order intervals are applied.
+  base::Mutex delete_mu;
+
+  block::Tombstones CopyTombstones() const {
+    if (!has_tombstones.load(std::memory_order_acquire)) return {};
+    base::MutexLock l(&tomb_mu);
+    return tombstones;
+  }
+  // The live series `ref` (following replay's ref map), or 0.
+  SeriesRef ResolveReplayRef(SeriesRef ref);
+
   std::atomic<uint64_t> num_series{0};
   std::atomic<uint64_t> num_chunks{0};
   std::atomic<uint64_t> samples_appended{0};
@@ -519,25 +535,17 @@ struct ChunkSpan {
   uint32_t len;
 };
 
-// Samples of a snapshot's chunks, clipped to [mint, maxt].
+// Samples of a snapshot's chunks, clipped to [mint, maxt], without deleted samples.
 class HeadSampleIterator final : public storage::SampleIterator {
  public:
   HeadSampleIterator(const std::string* data, const std::vector<ChunkSpan>* chunks,
-                     int64_t mint, int64_t maxt)
-      : data_(data), chunks_(chunks), mint_(mint), maxt_(maxt) {}
+                     int64_t mint, int64_t maxt, const block::Intervals* deleted)
+      : data_(data), chunks_(chunks), mint_(mint), maxt_(maxt), deleted_(deleted) {}
 
   bool Next() override {
     if (done_) return false;
     if (!positioned_) return Seek(mint_);
-    for (;;) {
-      if (it_.Next()) {
-        if (it_.AtT() > maxt_) return Finish();
-        return true;
-      }
-      if (!it_.status().ok()) return Fail(it_.status());
-      // Later chunks start after this one ends, so after mint too.
-      if (!Open(ci_ + 1)) return Finish();
-    }
+    return Advance();
   }
 
   bool Seek(int64_t t) override {
@@ -555,6 +563,7 @@ class HeadSampleIterator final : public storage::SampleIterator {
       if (it_.Seek(t)) {
         positioned_ = true;
         if (it_.AtT() > maxt_) return Finish();
+        if (Deleted(it_.AtT())) return Advance();
         return true;
       }
       if (!it_.status().ok()) return Fail(it_.status());
@@ -566,6 +575,20 @@ class HeadSampleIterator final : public storage::SampleIterator {
   absl::Status status() const override { return err_; }
 
  private:
+  bool Deleted(int64_t t) const { return !deleted_->empty() && block::IsDeleted(*deleted_, t); }
+  // Moves to the next sample that is in range and not deleted. Requires: positioned.
+  bool Advance() {
+    for (;;) {
+      if (it_.Next()) {
+        if (it_.AtT() > maxt_) return Finish();
+        if (Deleted(it_.AtT())) continue;
+        return true;
+      }
+      if (!it_.status().ok()) return Fail(it_.status());
+      // Later chunks start after this one ends, so after mint too.
+      if (!Open(ci_ + 1)) return Finish();
+    }
+  }
   bool Open(size_t i) {
     if (i >= chunks_->size() || (*chunks_)[i].mint > maxt_) return false;
     ci_ = i;
@@ -586,6 +609,7 @@ class HeadSampleIterator final : public storage::SampleIterator {
   const std::string* data_;
   const std::vector<ChunkSpan>* chunks_;
   int64_t mint_, maxt_;
+  const block::Intervals* deleted_;  // owned by the series snapshot
   chunkenc::XorIterator it_;
   size_t ci_ = 0;
   bool opened_ = false;      // it_ iterates chunk ci_
@@ -598,12 +622,12 @@ class HeadSampleIterator final : public storage::SampleIterator {
 // bytes in one buffer.
 class HeadSeriesSnapshot final : public storage::Series {
  public:
-  HeadSeriesSnapshot(Labels lset, int64_t mint, int64_t maxt)
-      : lset_(std::move(lset)), mint_(mint), maxt_(maxt) {}
+  HeadSeriesSnapshot(Labels lset, int64_t mint, int64_t maxt, block::Intervals deleted)
+      : lset_(std::move(lset)), mint_(mint), maxt_(maxt), deleted_(std::move(deleted)) {}
   const Labels& labels() const override { return lset_; }
   std::unique_ptr<storage::SampleIterator> Iterator(
       std::unique_ptr<storage::SampleIterator>) const override {
-    return std::make_unique<HeadSampleIterator>(&data_, &chunks_, mint_, maxt_);
+    return std::make_unique<HeadSampleIterator>(&data_, &chunks_, mint_, maxt_, &deleted_);
   }
   void AddChunk(int64_t mint, int64_t maxt, std::string_view bytes) {
     chunks_.push_back({mint, maxt, static_cast<uint32_t>(data_.size()),
@@ -615,6 +639,7 @@ class HeadSeriesSnapshot final : public storage::Series {
  private:
   Labels lset_;
   int64_t mint_, maxt_;
+  block::Intervals deleted_;
   std::string data_;
   std::vector<ChunkSpan> chunks_;
 };
@@ -640,6 +665,8 @@ class HeadQuerier final : public storage::Querier {
     absl::Status st = Refs(matchers, &refs);
     if (!st.ok()) return storage::EmptySeriesSet(st);
 
+    // Deleted intervals as of now; a Delete racing with this Select may or may not be seen.
+    const block::Tombstones stones = h_->CopyTombstones();
     std::vector<std::unique_ptr<storage::Series>> out;
     {
       base::MutexLock vis(&h_->visibility_mu);
@@ -652,9 +679,15 @@ class HeadQuerier final : public storage::Querier {
         SpinMutexLock sl(&s->mu);
         if (s->removed) continue;
         std::unique_ptr<HeadSeriesSnapshot> snap;
+        const block::Intervals& deleted = stones.Get(ref);
         auto add = [&](int64_t cmint, int64_t cmaxt, std::string_view bytes) {
           if (cmaxt < mint || cmint > maxt) return;
-          if (snap == nullptr) snap = std::make_unique<HeadSeriesSnapshot>(s->lset, mint, maxt);
+          // A chunk wholly deleted is skipped; a series left without chunks is not returned
+          // (Prometheus's blockBaseSeriesSet).
+          if (!deleted.empty() && block::IsSubrange(deleted, cmint, cmaxt)) return;
+          if (snap == nullptr) {
+            snap = std::make_unique<HeadSeriesSnapshot>(s->lset, mint, maxt, deleted);
+          }
           snap->AddChunk(cmint, cmaxt, bytes);
         };
         for (const ClosedChunk& c : s->chunks) add(c.mint, c.maxt, c.bytes());
@@ -819,6 +852,12 @@ absl::Status Head::Truncate(int64_t mint) {
     }
   }
   h.postings.Delete(deleted);
+  if (h.has_tombstones.load(std::memory_order_acquire)) {
+    // As Prometheus's gc: forget removed series' intervals and those before mint.
+    base::MutexLock l(&h.tomb_mu);
+    for (const auto& d : deleted) h.tombstones.DeleteSeries(d.first);
+    h.tombstones.TruncateBefore(mint);
+  }
   h.num_series.fetch_sub(deleted.size(), std::memory_order_relaxed);
   h.series_removed.fetch_add(deleted.size(), std::memory_order_relaxed);
   h.num_chunks.fetch_sub(chunks_dropped, std::memory_order_relaxed);
@@ -894,6 +933,83 @@ absl::Status Head::ReplaySamples(std::span<const record::RefSample> samples) {
 }
 
 uint64_t Head::replay_unknown_refs() const { return impl_->unknown_refs.load(); }
+
+SeriesRef Head::Impl::ResolveReplayRef(SeriesRef ref) {
+  if (GetByRef(ref, /*pend=*/false) != nullptr) return ref;
+  SeriesRef mapped = 0;
+  {
+    base::MutexLock l(&replay_mu);
+    auto it = replay_ref_map.find(ref);
+    if (it != replay_ref_map.end()) mapped = it->second;
+  }
+  if (mapped != 0 && GetByRef(mapped, /*pend=*/false) != nullptr) return mapped;
+  return 0;
+}
+
+absl::Status Head::ReplayTombstones(std::span<const record::RefTombstone> stones) {
+  Impl& h = *impl_;
+  const int64_t min_valid = h.min_valid_time.load(std::memory_order_acquire);
+  for (const record::RefTombstone& t : stones) {
+    // Prometheus's loadWAL: intervals wholly before the persisted range are obsolete.
+    if (t.maxt < min_valid) continue;
+    const SeriesRef ref = h.ResolveReplayRef(t.ref);
+    if (ref == 0) {
+      h.unknown_refs.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    base::MutexLock l(&h.tomb_mu);
+    h.tombstones.Add(ref, {t.mint, t.maxt});
+    h.has_tombstones.store(true, std::memory_order_release);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Head::Delete(int64_t mint, int64_t maxt,
+                          const std::vector<model::Matcher>& matchers) {
+  Impl& h = *impl_;
+  base::MutexLock dl(&h.delete_mu);
+  // Nothing beyond the head's current range is deleted (Prometheus clamps the same way).
+  const block::Interval r = block::ClampInterval(mint, maxt, MinTime(), MaxTime());
+  auto reader = index::NewMemPostingsReader(h.postings);
+  auto p = index::PostingsForMatchers(*reader, matchers);
+  if (!p.ok()) return base::Annotate(p.status(), "head delete: select series");
+  std::vector<record::RefTombstone> stones;
+  while ((*p)->Next()) {
+    const SeriesRef ref = (*p)->At();
+    Impl::Stripe& st = h.ForRef(ref);
+    base::ReaderMutexLock l(&st.mu);
+    auto it = st.by_ref.find(ref);
+    if (it == st.by_ref.end()) continue;  // removed by Truncate since the postings lookup
+    MemSeries* s = it->second.get();
+    int64_t t0, t1;
+    {
+      SpinMutexLock sl(&s->mu);
+      if (s->removed) continue;
+      const bool head_has = s->has_head && s->app.num_samples() > 0;
+      if (!head_has && s->chunks.empty()) continue;  // no samples: nothing to delete
+      t0 = !s->chunks.empty() ? s->chunks.front().mint : s->head_mint;
+      t1 = head_has ? s->head_maxt : s->chunks.back().maxt;
+    }
+    // Delete only up to the series' own samples, not beyond.
+    const block::Interval iv = block::ClampInterval(r.mint, r.maxt, t0, t1);
+    // Prometheus would also record the empty (inverted) interval of a series with no samples
+    // in the range; it can never match a sample, so it is not logged.
+    if (iv.mint > iv.maxt) continue;
+    stones.push_back({ref, iv.mint, iv.maxt});
+  }
+  STRATA_RETURN_IF_ERROR((*p)->status());
+  if (stones.empty()) return absl::OkStatus();
+  if (h.opts.wal != nullptr) {
+    absl::Status st = h.opts.wal->LogTombstones(stones);
+    if (!st.ok()) return base::Annotate(st, "head delete: write-ahead log");
+  }
+  base::MutexLock l(&h.tomb_mu);
+  for (const record::RefTombstone& t : stones) h.tombstones.Add(t.ref, {t.mint, t.maxt});
+  h.has_tombstones.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+block::Tombstones Head::TombstonesSnapshot() const { return impl_->CopyTombstones(); }
 
 HeadStats Head::Stats() const {
   const Impl& h = *impl_;

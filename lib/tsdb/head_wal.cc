@@ -27,12 +27,20 @@ absl::Status WalWriterSink::Log(std::span<const record::RefSeries> series,
   return w_->Log(std::span<const std::string_view>(recs, n));
 }
 
+absl::Status WalWriterSink::LogTombstones(std::span<const record::RefTombstone> stones) {
+  std::string rec;
+  record::EncodeTombstones(stones, &rec);
+  const std::string_view recs[1] = {rec};
+  return w_->Log(std::span<const std::string_view>(recs, 1));
+}
+
 absl::Status ReplayWal(base::FileSystem& fs, const std::string& dir, Head& head,
                        WalReplayStats* stats) {
   WalReplayStats local;
   WalReplayStats& st = stats != nullptr ? *stats : local;
   std::vector<record::RefSeries> series;
   std::vector<record::RefSample> samples;
+  std::vector<record::RefTombstone> stones;
   absl::Status s = wal::Replay(fs, dir, [&](std::string_view rec) -> absl::Status {
     switch (record::GetType(rec)) {
       case record::Type::kSeries:
@@ -47,6 +55,12 @@ absl::Status ReplayWal(base::FileSystem& fs, const std::string& dir, Head& head,
         ++st.sample_records;
         st.samples += samples.size();
         return head.ReplaySamples(samples);
+      case record::Type::kTombstones:
+        stones.clear();
+        STRATA_RETURN_IF_ERROR(record::DecodeTombstones(rec, &stones));
+        ++st.tombstone_records;
+        st.tombstones += stones.size();
+        return head.ReplayTombstones(stones);
       default:
         ++st.other_records;
         return absl::OkStatus();

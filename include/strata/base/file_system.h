@@ -103,6 +103,12 @@ class FileSystem {
   // Takes an exclusive flock on `path` (created if missing) without blocking. Returns
   // FailedPrecondition if another process or open handle holds it.
   virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+
+  // Creates `to` as a hard link to the existing file `from` (used by snapshots). The default
+  // returns Unimplemented: callers fall back to copying, as for a link across file systems.
+  virtual absl::Status Link(const std::string& from, const std::string& to) {
+    return absl::UnimplementedError("link " + from + " -> " + to + ": not supported");
+  }
 };
 
 // The POSIX file system. The object lives for the whole program.

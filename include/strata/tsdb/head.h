@@ -30,6 +30,13 @@
 // appends or Truncate(). A commit is never half visible: commits apply under a shared lock
 // that Select takes exclusively while snapshotting.
 //
+// Delete() records deleted intervals per series (Prometheus's head tombstones): logged to the
+// WalSink as a tombstones record (type 3) first, then applied in memory. Queriers skip
+// deleted samples, and series whose selected chunks are all deleted, as Prometheus's
+// blockQuerier does over the head. Samples stay in the chunks; block writers apply the
+// intervals (TombstonesSnapshot(), block::ApplyDeletions) so deleted data never reaches a
+// block. Truncate() drops the intervals of removed series and those ending before its mint.
+//
 // Thread-safety: Head is thread-safe. Each Appender is used by one thread at a time (many
 // appenders may run concurrently); each Querier by one thread at a time.
 #pragma once
@@ -48,7 +55,9 @@
 #include "strata/chunkenc/xor.h"
 #include "strata/model/labels.h"
 #include "strata/model/sample.h"
+#include "strata/model/matcher.h"
 #include "strata/storage/querier.h"
+#include "strata/tsdb/block/tombstones.h"
 #include "strata/tsdb/record/record.h"
 
 namespace strata::tsdb {
@@ -64,6 +73,13 @@ class WalSink {
   // Rollback, since series are created in the head at Append time).
   virtual absl::Status Log(std::span<const record::RefSeries> series,
                            std::span<const record::RefSample> samples) = 0;
+  // Logs deleted intervals (one tombstones record) durably before Head::Delete applies them.
+  // The default returns Unimplemented, failing the Delete, so a sink that cannot persist
+  // tombstones never loses a deletion silently.
+  virtual absl::Status LogTombstones(std::span<const record::RefTombstone> stones) {
+    (void)stones;
+    return absl::UnimplementedError("this WalSink does not log tombstones");
+  }
 };
 
 struct HeadOptions {
@@ -126,8 +142,25 @@ class Head final : public storage::Queryable, public storage::Appendable {
   // appender is active. Returns InvalidArgument for an empty label set.
   absl::Status ReplaySeries(std::span<const record::RefSeries> series);
   absl::Status ReplaySamples(std::span<const record::RefSample> samples);
-  // Number of samples ReplaySamples dropped because their ref was never logged as a series.
+  // Replays a tombstones record as Prometheus's loadWAL does: intervals ending before the
+  // minimum valid time (Truncate()'s mint) are skipped, intervals of unknown refs are counted
+  // and dropped, the rest are added. Returns OK.
+  absl::Status ReplayTombstones(std::span<const record::RefTombstone> stones);
+  // Number of samples and tombstone intervals replay dropped because their ref was never
+  // logged as a series.
   uint64_t replay_unknown_refs() const;
+
+  // Prometheus's Head.Delete: [mint, maxt] is clamped to the head's [MinTime(), MaxTime()]
+  // and then, for every series matching `matchers` that has samples, to the series' own
+  // first..last sample times (a series without samples in the range gets no interval); the
+  // intervals are logged to the WalSink (one tombstones record; nothing is logged when no
+  // series matched) and then added to the
+  // series' tombstones. Returns InvalidArgument from matcher resolution (e.g. no matcher
+  // selects anything), or the sink's error, in which case nothing is deleted.
+  absl::Status Delete(int64_t mint, int64_t maxt, const std::vector<model::Matcher>& matchers);
+
+  // A copy of the deleted intervals by series ref, for block writers.
+  block::Tombstones TombstonesSnapshot() const;
 
   // Smallest and largest committed timestamps; INT64_MAX / INT64_MIN while empty.
   int64_t MinTime() const;

@@ -265,6 +265,38 @@ absl::StatusOr<std::shared_ptr<Block>> Block::Open(base::FileSystem& fs, std::st
 
 uint64_t Block::size() const { return index_->size() + chunks_->size() + tombstones_size_; }
 
+absl::StatusOr<std::shared_ptr<Block>> Block::Delete(
+    base::FileSystem& fs, int64_t mint, int64_t maxt,
+    const std::vector<model::Matcher>& matchers) {
+  auto p = index::PostingsForMatchers(*index_, matchers);
+  if (!p.ok()) return base::Annotate(p.status(), fmt::format("delete in block {}", dir_));
+  Tombstones stones;
+  model::Labels lset;
+  std::vector<index::ChunkMeta> chks;
+  while ((*p)->Next()) {
+    const model::SeriesRef ref = (*p)->At();
+    absl::Status s = index_->Series(ref, &lset, &chks);
+    if (!s.ok()) return base::Annotate(s, fmt::format("delete in block {}", dir_));
+    for (const auto& c : chks) {
+      if (c.min_time <= maxt && mint <= c.max_time) {
+        // Delete only up to the series' own samples, as Prometheus does.
+        stones.Add(ref, ClampInterval(mint, maxt, chks.front().min_time, chks.back().max_time));
+        break;
+      }
+    }
+  }
+  if (!(*p)->status().ok()) {
+    return base::Annotate((*p)->status(), fmt::format("delete in block {}", dir_));
+  }
+  stones.Merge(tombstones_);
+  if (stones == tombstones_) return shared_from_this();
+  STRATA_RETURN_IF_ERROR(WriteTombstones(fs, dir_, stones));
+  BlockMeta meta = meta_;
+  meta.stats.num_tombstones = stones.NumIntervals();
+  STRATA_RETURN_IF_ERROR(WriteMeta(fs, dir_, meta));
+  return Open(fs, dir_);
+}
+
 absl::StatusOr<std::unique_ptr<storage::Querier>> Block::NewQuerier(int64_t mint, int64_t maxt) {
   return std::unique_ptr<storage::Querier>(
       std::make_unique<BlockQuerier>(shared_from_this(), mint, maxt));

@@ -7,6 +7,7 @@
 #include "base/crc32c.h"
 #include "base/status_macros.h"
 #include "fmt/format.h"
+#include "strata/base/status.h"
 
 namespace strata::tsdb::block {
 
@@ -43,7 +44,43 @@ bool IsSubrange(const Intervals& in, int64_t mint, int64_t maxt) {
   return false;
 }
 
+bool IsDeleted(const Intervals& in, int64_t t) {
+  // The first interval ending at or after t is the only one that can hold it.
+  auto it = std::partition_point(in.begin(), in.end(),
+                                 [t](const Interval& x) { return x.maxt < t; });
+  return it != in.end() && it->mint <= t;
+}
+
+bool Overlaps(const Intervals& in, int64_t mint, int64_t maxt) {
+  auto it = std::partition_point(in.begin(), in.end(),
+                                 [mint](const Interval& x) { return x.maxt < mint; });
+  return it != in.end() && it->mint <= maxt;
+}
+
 void Tombstones::Add(model::SeriesRef ref, Interval iv) { AddInterval(&by_ref_[ref], iv); }
+
+void Tombstones::Merge(const Tombstones& other) {
+  for (const auto& [ref, ivs] : other.by_ref_) {
+    for (const auto& iv : ivs) Add(ref, iv);
+  }
+}
+
+void Tombstones::DeleteSeries(model::SeriesRef ref) { by_ref_.erase(ref); }
+
+void Tombstones::TruncateBefore(int64_t t) {
+  for (auto it = by_ref_.begin(); it != by_ref_.end();) {
+    Intervals& ivs = it->second;
+    // Sorted and disjoint, so the intervals ending before t form a prefix.
+    auto keep = std::partition_point(ivs.begin(), ivs.end(),
+                                     [t](const Interval& x) { return x.maxt < t; });
+    ivs.erase(ivs.begin(), keep);
+    if (ivs.empty()) {
+      it = by_ref_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
 
 const Intervals& Tombstones::Get(model::SeriesRef ref) const {
   static const Intervals* empty = new Intervals();
@@ -113,6 +150,44 @@ absl::Status WriteTombstones(base::FileSystem& fs, const std::string& dir,
                              const Tombstones& ts) {
   return base::WriteFileAtomically(fs, base::JoinPath(dir, kTombstonesFileName),
                                    EncodeTombstones(ts));
+}
+
+absl::StatusOr<std::vector<EncodedChunk>> ApplyDeletions(std::vector<EncodedChunk> chunks,
+                                                         const Intervals& deleted,
+                                                         chunkenc::XorOptions opts) {
+  if (deleted.empty()) return chunks;
+  std::vector<EncodedChunk> out;
+  out.reserve(chunks.size());
+  for (EncodedChunk& c : chunks) {
+    if (IsSubrange(deleted, c.min_time, c.max_time)) continue;
+    if (!Overlaps(deleted, c.min_time, c.max_time)) {
+      out.push_back(std::move(c));
+      continue;
+    }
+    if (c.encoding != chunkenc::Encoding::kXor) {
+      return absl::UnimplementedError(fmt::format(
+          "tombstones: chunk [{}, {}] has encoding {}; only XOR chunks can be re-encoded",
+          c.min_time, c.max_time, static_cast<int>(c.encoding)));
+    }
+    EncodedChunk n;
+    n.encoding = chunkenc::Encoding::kXor;
+    chunkenc::XorAppender app(&n.data, opts);
+    chunkenc::XorIterator it(c.data);
+    while (it.Next()) {
+      const model::Sample s = it.At();
+      if (IsDeleted(deleted, s.t)) continue;
+      if (n.num_samples == 0) n.min_time = s.t;
+      n.max_time = s.t;
+      app.Append(s.t, s.v);
+      ++n.num_samples;
+    }
+    if (!it.status().ok()) {
+      return base::Annotate(it.status(), fmt::format("tombstones: re-encoding chunk [{}, {}]",
+                                                     c.min_time, c.max_time));
+    }
+    if (n.num_samples > 0) out.push_back(std::move(n));
+  }
+  return out;
 }
 
 }  // namespace strata::tsdb::block

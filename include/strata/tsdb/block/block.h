@@ -53,6 +53,17 @@ class Block final : public storage::Queryable, public std::enable_shared_from_th
   absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
                                                                int64_t maxt) override;
 
+  // Prometheus's Block.Delete: every series matching `matchers` with a chunk overlapping the
+  // closed range [mint, maxt] gets that range, clamped to the series' own first..last chunk
+  // times, added to its tombstones (merged as Intervals.Add). `tombstones` is rewritten
+  // atomically (tombstones.tmp, fsync, rename, fsync dir), then meta.json with the new
+  // numTombstones, and the block is reopened from disk and returned; this object is not
+  // modified, so queriers already open keep their view. Returns this block when no interval
+  // changes (nothing is written). Errors: the index's, the file system's (the block on disk
+  // then holds either the old or the new tombstones file), or the reopen's.
+  absl::StatusOr<std::shared_ptr<Block>> Delete(base::FileSystem& fs, int64_t mint, int64_t maxt,
+                                                const std::vector<model::Matcher>& matchers);
+
  private:
   Block() = default;
   std::string dir_;

@@ -9,6 +9,10 @@
 // Intervals are closed [mint, maxt]. Prometheus writes entries in Go map order; strata writes
 // them sorted by series ref then mint (any order reads the same).
 //
+// ApplyDeletions() is what compaction does with tombstones (Prometheus 2.42's
+// populateWithDelChunkSeriesIterator): chunks wholly deleted are dropped, chunks no interval
+// touches are copied verbatim, the rest are re-encoded without the deleted samples.
+//
 // Thread-safety: a Tombstones value is not synchronised; share it read-only.
 #pragma once
 
@@ -21,7 +25,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "strata/base/file_system.h"
+#include "strata/chunkenc/xor.h"
 #include "strata/model/sample.h"
+#include "strata/tsdb/block/block_writer.h"
 
 namespace strata::tsdb::block {
 
@@ -45,6 +51,15 @@ using Intervals = std::vector<Interval>;
 void AddInterval(Intervals* in, Interval n);
 // True if [mint, maxt] lies entirely inside one interval of `in`.
 bool IsSubrange(const Intervals& in, int64_t mint, int64_t maxt);
+// True if t lies inside an interval of `in` (binary search; `in` sorted as AddInterval keeps
+// it).
+bool IsDeleted(const Intervals& in, int64_t t);
+// True if some interval of `in` intersects the closed range [mint, maxt].
+bool Overlaps(const Intervals& in, int64_t mint, int64_t maxt);
+// Prometheus's clampInterval: [max(a, mint), min(b, maxt)].
+inline Interval ClampInterval(int64_t a, int64_t b, int64_t mint, int64_t maxt) {
+  return {a < mint ? mint : a, b > maxt ? maxt : b};
+}
 
 class Tombstones {
  public:
@@ -52,6 +67,15 @@ class Tombstones {
   void Add(model::SeriesRef ref, Interval iv);
   // The intervals of `ref` (empty if none). The reference is valid until the next Add.
   const Intervals& Get(model::SeriesRef ref) const;
+  // Adds every interval of `other` (Prometheus merges a block's old tombstones into the new
+  // set this way in Block.Delete).
+  void Merge(const Tombstones& other);
+  // Forgets every interval of series `ref` (Prometheus's DeleteTombstones, for series the head
+  // garbage-collected).
+  void DeleteSeries(model::SeriesRef ref);
+  // Drops intervals that end before `t` (Prometheus's TruncateBefore: the head no longer holds
+  // samples there).
+  void TruncateBefore(int64_t t);
   // Number of intervals over all series (meta.json's numTombstones).
   uint64_t NumIntervals() const;
   bool empty() const { return by_ref_.empty(); }
@@ -73,5 +97,16 @@ absl::StatusOr<Tombstones> DecodeTombstones(std::string_view data, std::string_v
 absl::StatusOr<Tombstones> ReadTombstones(base::FileSystem& fs, const std::string& dir);
 // Writes `<dir>/tombstones` durably (tombstones.tmp, sync, rename, sync dir).
 absl::Status WriteTombstones(base::FileSystem& fs, const std::string& dir, const Tombstones& ts);
+
+// Applies `deleted` to one series' chunks (sorted by time) as Prometheus 2.42's compaction
+// does: a chunk lying inside one deleted interval is dropped; a chunk no interval intersects
+// is kept as is; any other chunk is re-encoded through a fresh XOR appender (with `opts`)
+// holding only its remaining samples, its time range narrowed to them. A re-encoded chunk left
+// without samples is dropped (2.42 would instead stop the series there, losing its later
+// chunks: tsdb/querier.go populateWithDelChunkSeriesIterator). Returns DataLoss if a chunk
+// does not decode and Unimplemented for a non-XOR chunk that needs re-encoding.
+absl::StatusOr<std::vector<EncodedChunk>> ApplyDeletions(std::vector<EncodedChunk> chunks,
+                                                         const Intervals& deleted,
+                                                         chunkenc::XorOptions opts);
 
 }  // namespace strata::tsdb::block
