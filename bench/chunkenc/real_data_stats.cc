@@ -13,7 +13,7 @@
 //   gauge      the rest.
 // plus the timestamp delta-of-delta distribution and the share of unchanged values.
 //
-// Usage: xor_real_data_stats WAL_DIR [WAL_DIR...]
+// Usage: xor_real_data_stats [-v] WAL_DIR [WAL_DIR...]   (-v: example series per class)
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -76,8 +76,14 @@ std::string Classify(const Series& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // -v: also print example series of every class.
+  const bool verbose = argc > 1 && std::string_view(argv[1]) == "-v";
+  if (verbose) {
+    --argc;
+    ++argv;
+  }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s WAL_DIR [WAL_DIR...]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [-v] WAL_DIR [WAL_DIR...]\n", argv[0]);
     return 2;
   }
   std::unordered_map<uint64_t, Series> series;
@@ -124,10 +130,31 @@ int main(int argc, char** argv) {
   ClassStats total;
   std::map<std::string, size_t> dods;  // delta-of-delta buckets as the encoder chooses them
   size_t dod_n = 0;
+  std::map<std::string, size_t> devs;  // scrape interval deviations
+  size_t dev_n = 0;
   for (const auto& [ref, s] : series) {
     if (s.samples.empty()) continue;
+    std::map<int64_t, int> dcount;
+    for (size_t i = 1; i < s.samples.size(); ++i) {
+      ++dcount[s.samples[i].first - s.samples[i - 1].first];
+    }
+    int64_t interval = 0;
+    int best = 0;
+    for (const auto& [d, c] : dcount) {
+      if (c > best) {
+        best = c;
+        interval = d;
+      }
+    }
     const std::string c = Classify(s);
     ClassStats& cs = cls[c];
+    if (verbose && cs.series < 12) {  // examples: name and the first values
+      std::printf("%s %s:", c.c_str(), s.name.c_str());
+      for (size_t i = 0; i < s.samples.size() && i < 6; ++i) {
+        std::printf(" %.17g", s.samples[i].second);
+      }
+      std::printf("\n");
+    }
     ++cs.series;
     ++total.series;
     for (size_t begin = 0; begin < s.samples.size(); begin += kSamplesPerChunk) {
@@ -143,6 +170,16 @@ int main(int argc, char** argv) {
             x->unchanged += same;
             ++x->pairs;
           }
+        }
+        if (i > begin) {
+          // Deviation of the scrape interval from the configured one (the most common delta
+          // of the series).
+          const int64_t d = s.samples[i].first - s.samples[i - 1].first;
+          const int64_t dev = d - interval;
+          const int64_t ad = dev < 0 ? -dev : dev;
+          ++dev_n;
+          ++devs[dev == 0 ? "0" : ad <= 10 ? "1..10 ms" : ad <= 50 ? "11..50 ms"
+                 : ad <= 200 ? "51..200 ms" : "more"];
         }
         if (i >= begin + 2) {
           const int64_t dod = (s.samples[i].first - s.samples[i - 1].first) -
@@ -189,6 +226,11 @@ int main(int argc, char** argv) {
   for (const auto& [name, n] : dods) {
     std::printf("  %-14s %6.2f%%\n", name.c_str(), 100.0 * static_cast<double>(n) /
                                                       static_cast<double>(dod_n));
+  }
+  std::printf("scrape interval deviation (%zu):\n", dev_n);
+  for (const auto& [name, n] : devs) {
+    std::printf("  %-14s %6.2f%%\n", name.c_str(), 100.0 * static_cast<double>(n) /
+                                                      static_cast<double>(dev_n));
   }
   return 0;
 }

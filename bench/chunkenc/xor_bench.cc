@@ -124,6 +124,17 @@ BENCHMARK_CAPTURE(BM_XorDecode, constant, Shape::kConstant);
 BENCHMARK_CAPTURE(BM_XorDecode, int_gauge, Shape::kIntGauge);
 BENCHMARK_CAPTURE(BM_XorDecode, mix, Shape::kMix);
 BENCHMARK_CAPTURE(BM_XorSeekMiddle, mix, Shape::kMix);
+// The calibrated shapes `mix` draws from (tests/chunkenc/xor_shapes.h).
+BENCHMARK_CAPTURE(BM_XorEncode, real_constant, Shape::kRealConstant);
+BENCHMARK_CAPTURE(BM_XorEncode, real_counter, Shape::kRealCounter);
+BENCHMARK_CAPTURE(BM_XorEncode, real_float_counter, Shape::kRealFloatCounter);
+BENCHMARK_CAPTURE(BM_XorEncode, real_int_gauge, Shape::kRealIntGauge);
+BENCHMARK_CAPTURE(BM_XorEncode, real_gauge, Shape::kRealGauge);
+BENCHMARK_CAPTURE(BM_XorDecode, real_constant, Shape::kRealConstant);
+BENCHMARK_CAPTURE(BM_XorDecode, real_counter, Shape::kRealCounter);
+BENCHMARK_CAPTURE(BM_XorDecode, real_float_counter, Shape::kRealFloatCounter);
+BENCHMARK_CAPTURE(BM_XorDecode, real_int_gauge, Shape::kRealIntGauge);
+BENCHMARK_CAPTURE(BM_XorDecode, real_gauge, Shape::kRealGauge);
 
 }  // namespace
 }  // namespace strata::chunkenc

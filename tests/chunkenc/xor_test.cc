@@ -180,7 +180,8 @@ std::vector<std::vector<model::Sample>> PropertyCorpus(uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<model::Sample>> all;
   for (Shape s : {Shape::kCounter, Shape::kGauge, Shape::kConstant, Shape::kIntGauge,
-                  Shape::kMix}) {
+                  Shape::kMix, Shape::kRealConstant, Shape::kRealCounter,
+                  Shape::kRealFloatCounter, Shape::kRealIntGauge, Shape::kRealGauge}) {
     for (int n : {1, 2, 3, 7, 120, 240}) all.push_back(GenerateSeries(s, rng(), n));
   }
   for (int n : {1, 2, 5, 64, 300}) all.push_back(SpecialValues(rng, n));
