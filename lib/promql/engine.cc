@@ -161,6 +161,9 @@ class Evaluator {
 
   std::vector<std::string> warnings, infos;
   int64_t cur_samples = 0, peak_samples = 0, total_samples = 0;
+  // Time spent opening queriers and selecting series (Select), as Prometheus's
+  // queryPreparationTime; selection happens lazily during evaluation here, so it is summed.
+  absl::Duration prepare_time;
 
   std::string Pos(const Expr& e) const {
     int line = 1, col = 1;
@@ -328,14 +331,22 @@ int64_t CountPoints(const Matrix& m) {
 absl::StatusOr<std::unique_ptr<storage::SeriesSet>> Evaluator::Select(
     const VectorSelector& vs, int64_t mint, int64_t maxt, int64_t range, std::string func,
     std::unique_ptr<storage::Querier>* q) {
-  STRATA_ASSIGN_OR_RETURN(*q, db_.NewQuerier(mint, maxt));
+  const absl::Time t0 = absl::Now();
+  auto querier = db_.NewQuerier(mint, maxt);
+  if (!querier.ok()) {
+    prepare_time += absl::Now() - t0;
+    return querier.status();
+  }
+  *q = std::move(*querier);
   storage::SelectHints hints;
   hints.start = mint;
   hints.end = maxt;
   hints.step = qstep_;
   hints.range = range;
   hints.func = std::move(func);
-  return (*q)->Select(vs.matchers, &hints);
+  std::unique_ptr<storage::SeriesSet> set = (*q)->Select(vs.matchers, &hints);
+  prepare_time += absl::Now() - t0;
+  return set;
 }
 
 absl::StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs, const Range& r) {
@@ -2220,7 +2231,8 @@ absl::StatusOr<Result> Run(const EngineOptions& o, storage::Queryable& db, std::
                 [](const Series& a, const Series& b) { return a.metric < b.metric; });
     }
   }
-  res.stats.eval_time = absl::Now() - t1;
+  res.stats.prepare_time = ev.prepare_time;
+  res.stats.eval_time = absl::Now() - t1 - ev.prepare_time;
   res.stats.total_samples = ev.total_samples;
   res.stats.peak_samples = ev.peak_samples;
   res.warnings = std::move(ev.warnings);

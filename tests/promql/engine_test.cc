@@ -2,8 +2,11 @@
 // hand from Prometheus's definitions (promql/functions.go extrapolatedRate, engine.go
 // vectorSelectorSingle / matrixIterSlice, VectorBinop).
 #include <cmath>
+#include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "strata/model/labels.h"
@@ -341,6 +344,46 @@ TEST(StartTimestampTest, OverlappingStartsAreAWarningWithThePosition) {
   auto r2 = e2.InstantQuery(db, "rate(o_total[3m])", 4 * kMin);
   STRATA_ASSERT_OK(r2.status());
   EXPECT_THAT(r2->warnings, ::testing::IsEmpty());
+}
+
+// A Queryable whose NewQuerier takes at least `delay` (a slow storage), so the time spent
+// selecting is known to be at least that without measuring anything else.
+class SlowQueryable final : public storage::Queryable {
+ public:
+  SlowQueryable(storage::Queryable& db, absl::Duration delay) : db_(db), delay_(delay) {}
+  absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
+                                                                int64_t maxt) override {
+    ++calls;
+    absl::SleepFor(delay_);
+    return db_.NewQuerier(mint, maxt);
+  }
+  int calls = 0;
+
+ private:
+  storage::Queryable& db_;
+  absl::Duration delay_;
+};
+
+TEST(StatsTest, PrepareTimeCountsSeriesSelectionAndIsZeroWithoutSelectors) {
+  MemStorage mem;
+  Load(mem, {{"__name__", "a_total"}}, {1, 2, 3});
+  Load(mem, {{"__name__", "b"}}, {1, 2, 3});
+  SlowQueryable db(mem, absl::Milliseconds(2));
+  Engine e;
+  // Two selectors, two selections of at least 2ms each.
+  auto r = e.InstantQuery(db, "rate(a_total[5m]) + on() b", 2 * kMin);
+  STRATA_ASSERT_OK(r.status());
+  EXPECT_EQ(db.calls, 2);
+  EXPECT_GE(r->stats.prepare_time, absl::Milliseconds(4));
+  EXPECT_GE(r->stats.eval_time, absl::ZeroDuration());
+  auto rr = e.RangeQuery(db, "b", 0, 2 * kMin, kMin);
+  STRATA_ASSERT_OK(rr.status());
+  EXPECT_GE(rr->stats.prepare_time, absl::Milliseconds(2));
+  // Nothing is selected for a literal expression.
+  auto lit = e.InstantQuery(db, "1 + 2", 0);
+  STRATA_ASSERT_OK(lit.status());
+  EXPECT_EQ(lit->stats.prepare_time, absl::ZeroDuration());
+  EXPECT_EQ(db.calls, 3);
 }
 
 }  // namespace

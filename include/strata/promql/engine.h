@@ -62,8 +62,11 @@ struct QueryStats {
   int64_t total_samples = 0;  // samples read from storage and produced by evaluation
   int64_t peak_samples = 0;   // most samples held at once
   absl::Duration parse_time;
-  absl::Duration prepare_time;  // opening queriers and selecting series
-  absl::Duration eval_time;
+  // Opening queriers and selecting series (storage Select calls), as Prometheus's
+  // queryPreparationTime. Selection happens as evaluation reaches each selector, so this is
+  // the sum over selectors; zero for a query without selectors.
+  absl::Duration prepare_time;
+  absl::Duration eval_time;  // evaluation, excluding prepare_time
 };
 
 struct Result {

@@ -10,8 +10,15 @@
 //
 // Compact() also merges adjacent non-overlapping blocks into the next level range
 // (Prometheus's LeveledCompactor plan: 2h -> 6h -> 18h ...), copying chunks verbatim.
-// Not implemented yet (issue 4): vertical (overlapping-block) compaction, tombstones/Delete
-// (blocks with tombstones are never merged, so deleted data cannot come back).
+// Not implemented yet (issue 4): vertical (overlapping-block) compaction (blocks with
+// tombstones are never merged, so deleted data cannot come back).
+//
+// Delete() adds tombstones to every overlapping block (rewriting its `tombstones` file) and
+// to the head (logged to the WAL as a tombstones record); queries skip deleted samples and
+// head compaction writes blocks without them. CleanTombstones() rewrites each block with
+// tombstones into a block without the deleted data. Snapshot() hard-links every block into
+// another directory and can persist the head there as a block. Size retention
+// (retention_bytes) counts the blocks and the WAL, as Prometheus 2.42 does.
 //
 // Thread-safety: DB is thread-safe. Queries and appends may run concurrently with each
 // other; Compact() and Close() serialise on the DB mutex. A querier pins the blocks it reads
@@ -21,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +54,13 @@ struct DBOptions {
   // deleted after each compaction and at Open (Prometheus's BeyondTimeRetention), ms.
   // 0: keep everything.
   int64_t retention_ms = 0;
+  // Size retention (Prometheus's --storage.tsdb.retention.size, BeyondSizeRetention), bytes.
+  // After each compaction and at Open, blocks are deleted oldest first (by max time) while
+  // the WAL directory's size (segments and checkpoints; strata keeps head chunks in memory,
+  // so there is no chunks_head/ to count) plus the sizes of the blocks kept (meta.json,
+  // index, chunk segments, tombstones) exceeds this; the newest block can go too, as
+  // upstream. Not applied to read-only opens. 0: off.
+  int64_t retention_bytes = 0;
   // Largest block a leveled compaction may produce, ms. Ranges are block_range * 3^i
   // (2h, 6h, 18h, ...: Prometheus's ExponentialBlockRanges(min, 10, 3)) up to this. Default
   // 31d, the server's cap; set it to block_range to disable leveled compaction.
@@ -102,6 +117,31 @@ class DB final : public storage::Queryable, public storage::Appendable {
   // truncated past data that was not persisted).
   absl::Status Compact();
 
+  // Prometheus's DB.Delete: deletes the samples in the closed range [mint, maxt] of every
+  // series matching `matchers` (an empty list deletes nothing) in every block overlapping
+  // the range (block::Block::Delete: the block's tombstones file is rewritten atomically and
+  // the block reopened) and in the head (Head::Delete: a WAL tombstones record, then
+  // in-memory intervals). Queriers opened before keep their view. Returns
+  // FailedPrecondition when closed or read-only, otherwise the first block's (annotated with
+  // its directory) or the head's error; blocks handled before it keep their tombstones.
+  absl::Status Delete(int64_t mint, int64_t maxt, const std::vector<model::Matcher>& matchers);
+
+  // Prometheus's DB.CleanTombstones: each block with tombstones is rewritten without the
+  // deleted samples into a new block with the same time range and, as 2.42's
+  // LeveledCompactor.Write with a parent, compaction level 1, sources = the new block,
+  // parents = the old block; the old block is then deleted. A block left without samples is
+  // deleted without replacement. Returns FailedPrecondition when closed or read-only, or the
+  // first error, naming the block (blocks cleaned before it stay cleaned).
+  absl::Status CleanTombstones();
+
+  // Prometheus's DB.Snapshot: every block is hard-linked (copied where linking fails) into
+  // `dir`/<ULID>/, and with `with_head` the head's data in [MinTime, MaxTime] minus deleted
+  // samples is written into `dir` as a level-1 block [MinTime, MaxTime + 1); the live head
+  // is not truncated. `dir` can then be opened as a DB. Returns InvalidArgument if `dir` is
+  // the DB's own directory or parses as a ULID (as upstream), FailedPrecondition when
+  // closed, the file system's or block writer's error otherwise.
+  absl::Status Snapshot(const std::string& dir, bool with_head);
+
   // Flushes and closes the WAL and releases the lock. Idempotent: a second call returns OK.
   absl::Status Close();
 
@@ -118,6 +158,15 @@ class DB final : public storage::Queryable, public storage::Appendable {
   absl::Status CompactHeadLocked(int64_t mint, int64_t maxt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status TruncateWalLocked(int64_t mint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplySizeRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the head's data in [mint, maxt) minus its tombstones as a level-1 block under
+  // `parent`; returns its meta, or nullopt when no sample is left (no block is written).
+  absl::StatusOr<std::optional<block::BlockMeta>> WriteHeadBlockLocked(const std::string& parent,
+                                                                       int64_t mint, int64_t maxt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Renames `b`'s directory to *.tmp-for-deletion and removes it, so a crash leaves a
+  // leftover Open deletes, never a half-deleted block.
+  absl::Status DeleteBlockDirLocked(const block::Block& b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One planner step; sets *did to whether it merged a group.
   absl::Status CompactBlocksLocked(bool* did) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Log(std::string_view msg) const;
