@@ -485,6 +485,13 @@ struct RunFailure {
   return ((LoadBits(p, pos) >> 32) << lo) | (LoadBits(p, pos + 32) >> (64 - lo));
 }
 
+// Delta-of-delta codes by their first four bits (0xxx, 10xx, 110x, 1110; 1111 is the 64-bit
+// form, decoded apart): prefix length, 64 - field width (63 for the field-less dod 0, whose
+// value is masked off), and prefix + field length.
+constexpr uint8_t kDodPrefixLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 0};
+constexpr uint8_t kDodShift[16] = {63, 63, 63, 63, 63, 63, 63, 63, 50, 50, 50, 50, 47, 47, 44, 0};
+constexpr uint8_t kDodCodeLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 16, 16, 16, 16, 20, 20, 24, 0};
+
 // The hot loop: decodes batch entries n.. (up to `want`) into bt/bv from the stream read
 // through `p`, which holds the stream from bit `base_bits` (a multiple of 8) on. kTail: the
 // samples near the end, whose end position is checked against `limit` (the stream length);
@@ -513,21 +520,22 @@ template <bool kTail>
     }
     const size_t start = pos;
     uint64_t w = LoadBits(p, pos);
-    // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. The OR
-    // caps the count of leading ones at 4.
-    const int ones = std::countl_zero(~w | (uint64_t{1} << 59));
-    if (ones < 4) [[likely]] {
-      // Widths 0, 14, 17, 20 packed one per byte.
-      const int width = static_cast<int>((0x14110e00u >> (8 * ones)) & 0xff);
-      const int plen = ones + 1;
-      // Width 0 gives 0: the >> 1 clears the top bit before the shift by 63.
-      const uint64_t raw = ((w << plen) >> 1) >> (63 - width);
-      // Widths 14/17/20 hold -(2^(w-1) - 1) .. 2^(w-1) (Prometheus's bitRange): above half
-      // means negative.
-      const uint64_t half = (uint64_t{1} << width) >> 1;
-      tdelta += raw - (raw > half ? half << 1 : 0);
-      w <<= plen + width;
-      pos += static_cast<size_t>(plen + width);
+    // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. The top
+    // four bits index the prefix length, the field's shift and the code length.
+    const unsigned idx = static_cast<unsigned>(w >> 60);
+    if (idx != 15) [[likely]] {
+      const int plen = kDodPrefixLen[idx];
+      const int sh = kDodShift[idx];
+      // Prometheus reads a w-bit field as raw <= 2^(w-1) ? raw : raw - 2^w, which is
+      // sign_extend(raw - 1 mod 2^w) + 1: subtract 1 at the field's lowest bit (a borrow
+      // wraps within the top-aligned field), shift arithmetically, add 1. For dod 0 (top bit
+      // clear) the mask discards the result.
+      const uint64_t y = (w << plen) - (uint64_t{1} << sh);
+      tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y) >> sh) + 1) &
+                static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
+      const int c = kDodCodeLen[idx];
+      w <<= c;
+      pos += static_cast<size_t>(c);
     } else {
       tdelta += LoadN(p, pos + 4, 64);
       pos += 68;

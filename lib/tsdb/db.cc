@@ -370,67 +370,10 @@ absl::Status DB::CompactBlocksLocked(bool* did) {
 }
 
 absl::Status DB::CompactHeadLocked(int64_t mint, int64_t maxt) {
-  block::BlockWriterOptions bopts;
-  bopts.chunk_range = opts_.block_range;
-  bopts.min_time = mint;
-  bopts.max_time = maxt;
-  block::BlockWriter bw(fs_, dir_, bopts);
-  absl::Status err;
-  bool any = false;
-  head_->ForEachSeries([&](model::SeriesRef, const model::Labels& lset,
-                           std::span<const HeadChunkView> chunks) {
-    if (!err.ok()) return;
-    bool whole = true;
-    bool touches = false;
-    for (const HeadChunkView& c : chunks) {
-      if (c.maxt < mint || c.mint >= maxt) continue;
-      touches = true;
-      if (c.mint < mint || c.maxt >= maxt) whole = false;
-    }
-    if (!touches) return;
-    if (whole) {
-      // The head cuts chunks at range boundaries, so normally every chunk lies wholly in
-      // the block and is copied verbatim, as Prometheus's compactHead does.
-      std::vector<block::EncodedChunk> out;
-      for (const HeadChunkView& c : chunks) {
-        if (c.maxt < mint || c.mint >= maxt) continue;
-        block::EncodedChunk ec;
-        ec.min_time = c.mint;
-        ec.max_time = c.maxt;
-        ec.data = std::string(c.bytes);
-        chunkenc::XorIterator it(c.bytes);
-        while (it.Next()) ++ec.num_samples;
-        if (!it.status().ok()) {
-          err = base::Annotate(it.status(), absl::StrCat("head chunk of ", lset.ToString()));
-          return;
-        }
-        out.push_back(std::move(ec));
-      }
-      err = bw.AddChunks(lset, std::move(out));
-    } else {
-      // A chunk straddles the range (e.g. data older than a truncation point): re-cut the
-      // samples that fall in [mint, maxt).
-      std::vector<model::Sample> samples;
-      for (const HeadChunkView& c : chunks) {
-        chunkenc::XorIterator it(c.bytes);
-        while (it.Next()) {
-          const model::Sample s = it.At();
-          if (s.t >= mint && s.t < maxt) samples.push_back(s);
-        }
-        if (!it.status().ok()) {
-          err = base::Annotate(it.status(), absl::StrCat("head chunk of ", lset.ToString()));
-          return;
-        }
-      }
-      if (samples.empty()) return;
-      err = bw.AddSeries(lset, std::move(samples));
-    }
-    any = true;
-  });
-  STRATA_RETURN_IF_ERROR(err);
-  if (!any) return absl::OkStatus();  // Prometheus writes no empty block
-  auto meta = bw.Flush();
-  if (!meta.ok()) return base::Annotate(meta.status(), absl::StrCat("tsdb compact ", dir_));
+  auto written = WriteHeadBlockLocked(dir_, mint, maxt);
+  if (!written.ok()) return base::Annotate(written.status(), absl::StrCat("tsdb compact ", dir_));
+  if (!written->has_value()) return absl::OkStatus();  // Prometheus writes no empty block
+  const block::BlockMeta* meta = &**written;
   const std::string path = base::JoinPath(dir_, meta->ulid.ToString());
   auto b = block::Block::Open(fs_, path);
   if (!b.ok()) return base::Annotate(b.status(), absl::StrCat("tsdb compact: block ", path));
@@ -467,7 +410,7 @@ absl::Status DB::TruncateWalLocked(int64_t mint) {
 }
 
 absl::Status DB::ApplyRetentionLocked() {
-  if (opts_.retention_ms <= 0 || blocks_.empty()) return absl::OkStatus();
+  if (opts_.retention_ms <= 0 || blocks_.empty()) return ApplySizeRetentionLocked();
   int64_t newest = std::numeric_limits<int64_t>::min();
   for (const auto& b : blocks_) newest = std::max(newest, b->meta().max_time);
   std::vector<std::shared_ptr<block::Block>> keep;
@@ -487,7 +430,7 @@ absl::Status DB::ApplyRetentionLocked() {
     keep.push_back(std::move(b));
   }
   blocks_ = std::move(keep);
-  return absl::OkStatus();
+  return ApplySizeRetentionLocked();
 }
 
 absl::Status DB::Close() {
