@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "strata/base/status.h"
 #include "strata/chunkenc/xor.h"
 #include "strata/tsdb/block/block_writer.h"
+#include "strata/tsdb/compact.h"
 #include "strata/tsdb/head_wal.h"
 #include "strata/tsdb/wal/checkpoint.h"
 #include "strata/tsdb/wal/segment.h"
@@ -140,19 +142,57 @@ void DB::Log(std::string_view msg) const {
 absl::Status DB::OpenBlocksLocked() {
   STRATA_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
   std::vector<std::shared_ptr<block::Block>> blocks;
+  std::vector<std::pair<std::string, absl::Status>> corrupted;  // by directory name
   for (const std::string& name : names) {
     if (!block::Ulid::Parse(name).ok()) continue;  // wal, lock, chunks_head, ...
     const std::string path = base::JoinPath(dir_, name);
     STRATA_ASSIGN_OR_RETURN(bool is_dir, fs_.IsDirectory(path));
     if (!is_dir) continue;
     auto b = block::Block::Open(fs_, path);
-    if (!b.ok()) return base::Annotate(b.status(), absl::StrCat("tsdb open: block ", path));
+    if (!b.ok()) {
+      corrupted.emplace_back(
+          name, base::Annotate(b.status(), absl::StrCat("tsdb open: block ", path)));
+      continue;
+    }
     blocks.push_back(std::move(*b));
   }
-  std::sort(blocks.begin(), blocks.end(), [](const auto& a, const auto& b) {
+  // Prometheus's reloadBlocks: the parents of a loaded block are superseded by it (a crash
+  // came after a compaction renamed its output into place but before the inputs were
+  // deleted), even when they no longer open; blocks marked deletable (a compaction left
+  // nothing of them) go too. Read-only opens leave them on disk but out of the block list.
+  std::set<block::Ulid> superseded;
+  for (const auto& b : blocks) {
+    for (const auto& p : b->meta().compaction.parents) superseded.insert(p.ulid);
+  }
+  auto remove = [&](const std::string& path) -> absl::Status {
+    if (opts_.read_only) return absl::OkStatus();
+    const std::string tmp = path + ".tmp-for-deletion";
+    STRATA_RETURN_IF_ERROR(fs_.Rename(path, tmp));
+    STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
+    const std::string name = path.substr(dir_.size() + 1);
+    stats_.removed_leftovers.push_back(name);
+    Log(absl::StrCat("removed block ", path, " (superseded by a compacted block or deletable)"));
+    return absl::OkStatus();
+  };
+  for (auto& [name, status] : corrupted) {
+    auto u = block::Ulid::Parse(name);
+    if (!u.ok() || superseded.count(*u) == 0) return status;
+  }
+  for (auto& [name, status] : corrupted) {
+    STRATA_RETURN_IF_ERROR(remove(base::JoinPath(dir_, name)));
+  }
+  std::vector<std::shared_ptr<block::Block>> keep;
+  for (auto& b : blocks) {
+    if (superseded.count(b->meta().ulid) > 0 || b->meta().compaction.deletable) {
+      STRATA_RETURN_IF_ERROR(remove(b->dir()));
+      continue;
+    }
+    keep.push_back(std::move(b));
+  }
+  std::sort(keep.begin(), keep.end(), [](const auto& a, const auto& b) {
     return a->meta().min_time < b->meta().min_time;
   });
-  blocks_ = std::move(blocks);
+  blocks_ = std::move(keep);
   return absl::OkStatus();
 }
 
@@ -238,118 +278,59 @@ absl::Status DB::Compact() {
 
 absl::Status DB::CompactBlocksLocked(bool* did) {
   *did = false;
-  // Prometheus's LeveledCompactor.plan/selectDirs for non-overlapping blocks. The newest
-  // block (largest min time) is left out: it was just cut from the head, and users get a
-  // block range to back it up before it is merged.
-  if (blocks_.size() < 3) return absl::OkStatus();
-  for (size_t i = 1; i < blocks_.size(); ++i) {
-    // Overlapping blocks need vertical compaction, which is not implemented: do nothing.
-    if (blocks_[i]->meta().min_time < blocks_[i - 1]->meta().max_time) return absl::OkStatus();
+  // Prometheus's LeveledCompactor.Plan (strata/tsdb/compact.h): overlapping blocks first
+  // (vertical compaction), then leveled ranges, then a block with many tombstones.
+  std::vector<block::BlockMeta> metas;
+  for (const auto& b : blocks_) {
+    block::BlockMeta m = b->meta();
+    // The tombstones file is authoritative for the count the planner weighs.
+    m.stats.num_tombstones = std::max(m.stats.num_tombstones, b->tombstones().NumIntervals());
+    metas.push_back(std::move(m));
   }
-  std::vector<std::shared_ptr<block::Block>> ds(blocks_.begin(), blocks_.end() - 1);
-  const int64_t high_time = ds.back()->meta().min_time;
+  PlanOptions popts;
+  popts.ranges = CompactionRanges(opts_.block_range, opts_.max_block_duration);
+  const std::vector<size_t> plan = PlanCompaction(metas, popts);
+  if (plan.empty()) return absl::OkStatus();
   std::vector<std::shared_ptr<block::Block>> pick;
-  int64_t r = opts_.block_range;
-  for (int level = 1; level < 10 && pick.empty(); ++level) {
-    if (r > std::numeric_limits<int64_t>::max() / 3) break;
-    r *= 3;
-    if (r > opts_.max_block_duration) break;
-    // splitByRange: groups of blocks lying wholly inside one aligned window of width r.
-    for (size_t i = 0; i < ds.size() && pick.empty();) {
-      const auto& m = ds[i]->meta();
-      int64_t t0 = m.min_time / r * r;
-      if (m.min_time < 0 && m.min_time % r != 0) t0 -= r;
-      if (m.max_time > t0 + r) {
-        ++i;
-        continue;
-      }
-      std::vector<std::shared_ptr<block::Block>> group;
-      for (; i < ds.size(); ++i) {
-        const auto& mi = ds[i]->meta();
-        if (mi.max_time > t0 + r) break;
-        group.push_back(ds[i]);
-      }
-      bool ok = group.size() > 1;
-      for (const auto& b : group) {
-        if (b->meta().compaction.failed || b->meta().stats.num_tombstones > 0 ||
-            !b->tombstones().empty()) {
-          ok = false;
-        }
-      }
-      const int64_t mint = group.front()->meta().min_time;
-      const int64_t maxt = group.back()->meta().max_time;
-      if (ok && (maxt - mint == r || maxt <= high_time)) pick = std::move(group);
-    }
-  }
-  if (pick.empty()) return absl::OkStatus();
+  for (size_t i : plan) pick.push_back(blocks_[i]);
 
-  // Merge: per series (by labels), the chunks of each input in time order, verbatim.
-  std::map<std::string, std::pair<model::Labels, std::vector<block::EncodedChunk>>> series;
-  for (const auto& b : pick) {
-    STRATA_ASSIGN_OR_RETURN(auto p, b->index().AllPostings());
-    model::Labels lset;
-    std::vector<index::ChunkMeta> metas;
-    while (p->Next()) {
-      STRATA_RETURN_IF_ERROR(b->index().Series(p->At(), &lset, &metas));
-      auto& e = series[std::string(lset.packed())];
-      if (e.second.empty()) e.first = lset;
-      for (const auto& cm : metas) {
-        auto cd = b->chunks().Chunk(cm.ref);
-        if (!cd.ok()) return base::Annotate(cd.status(), absl::StrCat("block ", b->dir()));
-        block::EncodedChunk ec;
-        ec.min_time = cm.min_time;
-        ec.max_time = cm.max_time;
-        ec.encoding = cd->encoding;
-        ec.data = std::string(cd->data);
-        chunkenc::XorIterator it(cd->data);
-        while (it.Next()) ++ec.num_samples;
-        if (!it.status().ok()) {
-          return base::Annotate(it.status(), absl::StrCat("block ", b->dir(), ": chunk of ",
-                                                          lset.ToString()));
-        }
-        e.second.push_back(std::move(ec));
-      }
+  // The output is complete and durable (meta.json included) once CompactBlocks returns;
+  // only then are the inputs deleted. A crash before the rename leaves a tmp leftover and
+  // the inputs; a crash after it leaves the output, whose parents Open deletes.
+  auto meta = CompactBlocks(fs_, pick, dir_);
+  if (!meta.ok()) {
+    // As Prometheus's setCompactionFailed: the planner's leveled step skips these blocks
+    // from now on instead of failing the same way on every Compact(). Best effort.
+    for (auto& b : blocks_) {
+      if (std::find(pick.begin(), pick.end(), b) == pick.end()) continue;
+      block::BlockMeta m = b->meta();
+      m.compaction.failed = true;
+      if (!block::WriteMeta(fs_, b->dir(), m).ok()) continue;
+      auto reopened = block::Block::Open(fs_, b->dir());
+      if (reopened.ok()) b = std::move(*reopened);
     }
-    STRATA_RETURN_IF_ERROR(p->status());
+    return base::Annotate(meta.status(), absl::StrCat("tsdb compact ", dir_));
   }
-  block::BlockWriterOptions bopts;
-  bopts.chunk_range = opts_.block_range;
-  bopts.min_time = pick.front()->meta().min_time;
-  bopts.max_time = pick.back()->meta().max_time;
-  block::BlockWriter bw(fs_, dir_, bopts);
-  for (auto& [key, e] : series) {
-    if (e.second.empty()) continue;
-    STRATA_RETURN_IF_ERROR(bw.AddChunks(e.first, std::move(e.second)));
+  std::shared_ptr<block::Block> out;
+  if (meta->stats.num_samples > 0) {
+    const std::string path = base::JoinPath(dir_, meta->ulid.ToString());
+    auto nb = block::Block::Open(fs_, path);
+    if (!nb.ok()) return base::Annotate(nb.status(), absl::StrCat("tsdb compact: block ", path));
+    out = std::move(*nb);
+  } else {
+    // Every sample was deleted: no block was written. Mark the inputs deletable first (as
+    // Prometheus does) so that a crash before their removal still removes them at Open.
+    for (const auto& b : pick) {
+      block::BlockMeta m = b->meta();
+      m.compaction.deletable = true;
+      STRATA_RETURN_IF_ERROR(block::WriteMeta(fs_, b->dir(), m));
+    }
   }
-  auto meta = bw.Flush();
-  if (!meta.ok()) return base::Annotate(meta.status(), absl::StrCat("tsdb compact ", dir_));
-  // Compaction metadata as Prometheus's LeveledCompactor writes it (format doc section 2):
-  // level = max input level + 1, sources = union of the inputs' sources sorted, parents =
-  // the inputs in order. meta.json is replaced atomically; a crash before that leaves a
-  // level-1 block overlapping its inputs, whose samples merged queries deduplicate.
-  block::BlockMeta m = *meta;
-  m.compaction.level = 0;
-  m.compaction.sources.clear();
-  m.compaction.parents.clear();
-  for (const auto& b : pick) {
-    const auto& bm = b->meta();
-    m.compaction.level = std::max(m.compaction.level, bm.compaction.level + 1);
-    m.compaction.sources.insert(m.compaction.sources.end(), bm.compaction.sources.begin(),
-                                bm.compaction.sources.end());
-    m.compaction.parents.push_back({bm.ulid, bm.min_time, bm.max_time});
-  }
-  std::sort(m.compaction.sources.begin(), m.compaction.sources.end());
-  m.compaction.sources.erase(
-      std::unique(m.compaction.sources.begin(), m.compaction.sources.end()),
-      m.compaction.sources.end());
-  const std::string path = base::JoinPath(dir_, m.ulid.ToString());
-  STRATA_RETURN_IF_ERROR(block::WriteMeta(fs_, path, m));
-  auto nb = block::Block::Open(fs_, path);
-  if (!nb.ok()) return base::Annotate(nb.status(), absl::StrCat("tsdb compact: block ", path));
-  // Delete the inputs (rename first, as retention does).
   std::vector<std::shared_ptr<block::Block>> keep;
   for (auto& b : blocks_) {
     if (std::find(pick.begin(), pick.end(), b) != pick.end()) {
+      // Rename first, as retention does: a crash mid-removal leaves a leftover, never a
+      // half-deleted block. Open queriers keep the mapped files alive.
       const std::string tmp = b->dir() + ".tmp-for-deletion";
       STRATA_RETURN_IF_ERROR(fs_.Rename(b->dir(), tmp));
       STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
@@ -357,14 +338,15 @@ absl::Status DB::CompactBlocksLocked(bool* did) {
     }
     keep.push_back(std::move(b));
   }
-  keep.push_back(std::move(*nb));
+  if (out != nullptr) keep.push_back(out);
   std::sort(keep.begin(), keep.end(), [](const auto& a, const auto& b) {
     return a->meta().min_time < b->meta().min_time;
   });
   blocks_ = std::move(keep);
   ++stats_.blocks_merged;
-  Log(absl::StrCat("merged ", pick.size(), " blocks into ", path, " level ",
-                   m.compaction.level));
+  Log(out != nullptr ? absl::StrCat("compacted ", pick.size(), " blocks into ", out->dir(),
+                                    " level ", out->meta().compaction.level)
+                     : absl::StrCat("compacted ", pick.size(), " blocks: nothing left, deleted"));
   *did = true;
   return absl::OkStatus();
 }

@@ -8,10 +8,12 @@
 // level-1 block as Prometheus's compactHead does, truncates the head and checkpoints the WAL;
 // retention deletes blocks older than `retention_ms` behind the newest block.
 //
-// Compact() also merges adjacent non-overlapping blocks into the next level range
-// (Prometheus's LeveledCompactor plan: 2h -> 6h -> 18h ...), copying chunks verbatim.
-// Not implemented yet (issue 4): vertical (overlapping-block) compaction (blocks with
-// tombstones are never merged, so deleted data cannot come back).
+// Compact() then compacts blocks with strata/tsdb/compact.h as Prometheus's LeveledCompactor:
+// overlapping blocks (an out-of-order backfill, blocks copied in) are merged vertically
+// first, then adjacent blocks into the next level range (2h -> 6h -> 18h ...), then a block
+// with many tombstones is rewritten; tombstoned samples are dropped in the output. Each
+// output block is durable before its inputs are deleted, and Open() deletes blocks that are
+// parents of another block, finishing a compaction a crash interrupted.
 //
 // Delete() adds tombstones to every overlapping block (rewriting its `tombstones` file) and
 // to the head (logged to the WAL as a tombstones record); queries skip deleted samples and
@@ -80,18 +82,21 @@ struct DBOptions {
 
 // What Open() and Compact() did, for callers and tests.
 struct DBStats {
-  std::vector<std::string> removed_leftovers;  // names of deleted leftover entries
+  // Names of deleted leftovers: tmp entries, and blocks superseded by a compaction.
+  std::vector<std::string> removed_leftovers;
   uint64_t blocks_created = 0;                 // by Compact()
   uint64_t blocks_deleted = 0;                 // by retention
-  uint64_t blocks_merged = 0;                  // outputs of leveled compaction
+  uint64_t blocks_merged = 0;                  // block compactions done by Compact()
   uint64_t wal_replayed_samples = 0;           // at Open
 };
 
 class DB final : public storage::Queryable, public storage::Appendable {
  public:
-  // Opens (creating if needed) the data directory `dir`. Returns FailedPrecondition naming
-  // `dir/lock` if another DB holds it; the block's error annotated with its directory if a
-  // block fails to open; the WAL's DataLoss (segment, offset) for corruption before the
+  // Opens (creating if needed) the data directory `dir`. Blocks superseded by a compacted
+  // block (listed in its meta.json parents) or marked deletable are deleted (left out when
+  // read-only). Returns FailedPrecondition naming `dir/lock` if another DB holds it; the
+  // block's error annotated with its directory if a block that is not superseded fails to
+  // open; the WAL's DataLoss (segment, offset) for corruption before the
   // tail; file-system errors otherwise.
   static absl::StatusOr<std::unique_ptr<DB>> Open(std::string dir, DBOptions opts = {});
 
@@ -111,10 +116,12 @@ class DB final : public storage::Queryable, public storage::Appendable {
   std::unique_ptr<storage::Appender> NewAppender() override;
 
   // Persists head data while the head spans more than 1.5 block ranges (Prometheus's
-  // compactable condition), then merges blocks level by level while the planner finds a
-  // group (see max_block_duration), then applies retention. Returns FailedPrecondition when closed
-  // or read-only, the block writer's or WAL checkpoint's error otherwise (the head is not
-  // truncated past data that was not persisted).
+  // compactable condition), then compacts blocks while the planner (PlanCompaction in
+  // strata/tsdb/compact.h) finds a group, then applies retention. Returns
+  // FailedPrecondition when closed or read-only, the block writer's, compactor's or WAL
+  // checkpoint's error otherwise (the head is not truncated past data that was not
+  // persisted; blocks whose compaction failed are marked failed in meta.json, as Prometheus
+  // does, and left out of leveled compaction).
   absl::Status Compact();
 
   // Prometheus's DB.Delete: deletes the samples in the closed range [mint, maxt] of every

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <utility>
 
 #include "base/status_macros.h"
 #include "fmt/format.h"
@@ -110,6 +111,8 @@ absl::Status BlockWriter::AddChunks(model::Labels lset, std::vector<EncodedChunk
   return absl::OkStatus();
 }
 
+void BlockWriter::AddSymbol(std::string symbol) { extra_symbols_.insert(std::move(symbol)); }
+
 absl::StatusOr<BlockMeta> BlockWriter::Flush() {
   if (flushed_) return absl::FailedPreconditionError("block writer: already flushed");
   flushed_ = true;
@@ -152,8 +155,12 @@ absl::StatusOr<BlockMeta> BlockWriter::Flush() {
                     mint, maxt, meta.min_time, meta.max_time));
   }
   meta.ulid = opts_.ulid.has_value() ? *opts_.ulid : NewUlid(NowUnixMs());
-  meta.compaction.level = 1;
-  meta.compaction.sources = {meta.ulid};
+  if (opts_.compaction.has_value()) {
+    meta.compaction = *opts_.compaction;
+  } else {
+    meta.compaction.level = 1;
+    meta.compaction.sources = {meta.ulid};
+  }
 
   const std::string final_dir = base::JoinPath(parent_, meta.ulid.ToString());
   const std::string tmp = final_dir + ".tmp-for-creation";
@@ -168,6 +175,7 @@ absl::StatusOr<BlockMeta> BlockWriter::Flush() {
     std::vector<ChunkData> batch;
     std::vector<uint64_t> refs;
     std::set<std::string_view> symbols = {""};  // Prometheus's all-postings key
+    for (const std::string& sym : extra_symbols_) symbols.insert(sym);
     for (size_t i = 0; i < series_.size(); ++i) {
       const Series& s = series_[i];
       if (s.chunks.empty()) continue;

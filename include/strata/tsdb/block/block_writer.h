@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ struct BlockWriterOptions {
   std::optional<int64_t> max_time;
   // The block id. Unset: a new ULID for the current time.
   std::optional<Ulid> ulid;
+  // meta.json's compaction section. Unset: a head block's (level 1, sources = the block's own
+  // ULID). A compactor sets it so that meta.json is final before the directory is renamed into
+  // place (a crash can then never leave a merged block that claims to be a level-1 block).
+  std::optional<BlockMetaCompaction> compaction;
 };
 
 // An already-encoded chunk for AddChunks: its closed time range and bytes.
@@ -83,6 +88,10 @@ class BlockWriter {
   // Adds a series with encoded chunks (sorted by time, non-overlapping). InvalidArgument for
   // an empty or repeated label set or chunks out of order.
   absl::Status AddChunks(model::Labels lset, std::vector<EncodedChunk> chunks);
+  // Adds `symbol` to the index's symbol table even if no series uses it. Prometheus's
+  // compactor writes the union of its inputs' symbols, including those of series that were
+  // dropped (deleted by tombstones); this reproduces its index bytes.
+  void AddSymbol(std::string symbol);
 
   // Writes the block and returns its meta (meta.ulid names the directory). FailedPrecondition
   // if called twice or if no series has samples (Prometheus does not write empty blocks);
@@ -95,6 +104,7 @@ class BlockWriter {
   std::string parent_;
   BlockWriterOptions opts_;
   std::vector<Series> series_;
+  std::set<std::string> extra_symbols_;
   bool flushed_ = false;
 };
 
