@@ -7,9 +7,11 @@
 //
 // `dump` prints promtool 2.42's line format: `<labels> <value %g> <timestamp ms>`.
 // Errors go to stderr with exit status 1 (2 for usage errors).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -24,7 +26,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "strata/base/file_system.h"
+#include "strata/base/status.h"
+#include "strata/chunkenc/xor.h"
 #include "strata/model/labels.h"
 #include "strata/model/matcher.h"
 #include "strata/promql/parser/parser.h"
@@ -221,13 +226,6 @@ int Analyze(const std::vector<std::string>& args) {
   return 0;
 }
 
-// One OpenMetrics sample line: name{labels} value [timestamp] [# exemplar].
-struct OmSample {
-  Labels lset;
-  int64_t t = 0;
-  double v = 0;
-};
-
 bool ParseGoFloat(std::string_view s, double* out) {
   if (s == "NaN") {
     *out = std::numeric_limits<double>::quiet_NaN();
@@ -246,58 +244,217 @@ bool ParseGoFloat(std::string_view s, double* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// Returns an empty string on success, else what is wrong.
-std::string ParseOmLine(std::string_view line, OmSample* out) {
+// ---------------------------------------------------------------------------------------
+// create-blocks-from openmetrics: one streaming pass over the file.
+//
+// promtool 2.42 re-reads the whole (mmapped) file once per 2h window and appends each
+// window's samples to a fresh head. Here the file is read once, in 4 MiB pieces, and each
+// sample goes straight into the XOR chunk of its series and 2h window (block::ChunkCutter,
+// the head's chunk cutting), so memory holds the encoded chunks (what the blocks will hold)
+// and the label sets, never the input text or raw samples. At the end the windows are
+// written in time order, one block each, chunks copied verbatim.
+//
+// Lines of one series usually follow each other: a line that starts with the previous
+// line's series text followed by a space is that series again, found without parsing labels
+// or hashing. Otherwise the series text (name and label set, as written) is looked up in a
+// hash map; only a series text never seen before is parsed into Labels (and mapped to an
+// existing series when it is another spelling of the same label set).
+//
+// Samples of a series within a window must come in time order for streaming; a repeated
+// timestamp keeps the first sample (as the head keeps the first of a batch). Out-of-order
+// samples (promtool fails with "out of order sample" when they cross its commit batches)
+// are still accepted: that series/window falls back to raw samples, sorted at the end.
+
+// Reads a file line by line through a reusable buffer; no allocation per line.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd), buf_(kChunk, '\0') {}
+  // Sets *line to the next line without its '\n' (valid until the next call). False at the
+  // end of the file or on a read error (see error()).
+  bool Next(std::string_view* line) {
+    for (;;) {
+      const char* nl = static_cast<const char*>(
+          std::memchr(buf_.data() + pos_, '\n', end_ - pos_));
+      if (nl != nullptr) {
+        const size_t at = static_cast<size_t>(nl - buf_.data());
+        *line = std::string_view(buf_.data() + pos_, at - pos_);
+        pos_ = at + 1;
+        return true;
+      }
+      if (eof_) {
+        if (pos_ == end_) return false;
+        *line = std::string_view(buf_.data() + pos_, end_ - pos_);  // last line, no '\n'
+        pos_ = end_;
+        return true;
+      }
+      // Keep the partial line, grow for lines longer than the buffer, and read more.
+      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+      end_ -= pos_;
+      pos_ = 0;
+      if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+      const ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = std::strerror(errno);
+        return false;
+      }
+      if (n == 0) eof_ = true;
+      end_ += static_cast<size_t>(n);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  static constexpr size_t kChunk = 4 << 20;
+  int fd_;
+  std::string buf_;
+  size_t pos_ = 0, end_ = 0;
+  bool eof_ = false;
+  std::string error_;
+};
+
+// Length of the series text at the start of `line` (metric name and optional label set,
+// quote-aware), or 0 with *err set.
+size_t SeriesTextEnd(std::string_view line, std::string* err) {
   size_t i = 0;
-  std::vector<std::pair<std::string, std::string>> pairs;
   while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
-  std::string name(line.substr(0, i));
-  if (name.empty()) return "missing metric name";
-  pairs.emplace_back("__name__", name);
+  if (i == 0) {
+    *err = "missing metric name";
+    return 0;
+  }
   if (i < line.size() && line[i] == '{') {
     ++i;
-    while (i < line.size() && line[i] != '}') {
-      size_t j = i;
-      while (j < line.size() && line[j] != '=') ++j;
-      if (j + 1 >= line.size() || line[j + 1] != '"') return "expected =\" after label name";
-      std::string lname(line.substr(i, j - i));
-      std::string val;
-      size_t k = j + 2;
-      for (; k < line.size() && line[k] != '"'; ++k) {
-        if (line[k] == '\\' && k + 1 < line.size()) {
-          ++k;
-          val += line[k] == 'n' ? '\n' : line[k];
-        } else {
-          val += line[k];
-        }
+    for (;;) {
+      while (i < line.size() && line[i] != '"' && line[i] != '}') ++i;
+      if (i >= line.size()) {
+        *err = "unterminated label set";
+        return 0;
       }
-      if (k >= line.size()) return "unterminated label value";
-      pairs.emplace_back(std::move(lname), std::move(val));
-      i = k + 1;
-      if (i < line.size() && line[i] == ',') ++i;
+      if (line[i] == '}') break;
+      // A quoted value: skip to the closing quote, over escapes.
+      for (++i; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] == '\\') ++i;
+      }
+      if (i >= line.size()) {
+        *err = "unterminated label value";
+        return 0;
+      }
+      ++i;
     }
-    if (i >= line.size()) return "unterminated label set";
     ++i;
   }
-  if (i >= line.size() || line[i] != ' ') return "expected a space before the value";
-  std::string_view rest = line.substr(i + 1);
+  return i;
+}
+
+// Parses the series text (from SeriesTextEnd) into labels.
+std::string ParseSeriesText(std::string_view text, Labels* out) {
+  size_t i = 0;
+  while (i < text.size() && text[i] != '{') ++i;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  pairs.emplace_back("__name__", std::string(text.substr(0, i)));
+  if (i < text.size()) {
+    ++i;
+    while (i < text.size() && text[i] != '}') {
+      size_t j = i;
+      while (j < text.size() && text[j] != '=') ++j;
+      if (j + 1 >= text.size() || text[j + 1] != '"') return "expected =\" after label name";
+      std::string lname(text.substr(i, j - i));
+      if (lname.empty()) return "empty label name";
+      for (const auto& [n, v] : pairs) {
+        if (n == lname) return "duplicate label name \"" + lname + "\"";
+      }
+      std::string val;
+      size_t k = j + 2;
+      for (; k < text.size() && text[k] != '"'; ++k) {
+        if (text[k] == '\\' && k + 1 < text.size()) {
+          ++k;
+          val += text[k] == 'n' ? '\n' : text[k];
+        } else {
+          val += text[k];
+        }
+      }
+      pairs.emplace_back(std::move(lname), std::move(val));
+      i = k + 1;
+      if (i < text.size() && text[i] == ',') ++i;
+    }
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> views;
+  for (const auto& [n, v] : pairs) views.emplace_back(n, v);
+  *out = Labels::FromPairs(std::move(views));
+  return "";
+}
+
+// Value and timestamp (ms) after the series text's space. Returns "" or what is wrong.
+std::string ParseValueAndTime(std::string_view rest, double* v, int64_t* t) {
   const size_t ex = rest.find(" # ");
   if (ex != std::string_view::npos) rest = rest.substr(0, ex);  // exemplar: ignored
   const size_t sp = rest.find(' ');
   std::string_view val = rest.substr(0, sp);
-  if (!ParseGoFloat(val, &out->v)) return "bad value \"" + std::string(val) + "\"";
+  if (!ParseGoFloat(val, v)) return "bad value \"" + std::string(val) + "\"";
   if (sp == std::string_view::npos) return "sample without timestamp (backfill needs one)";
   std::string_view ts = rest.substr(sp + 1);
   double sec = 0;
   if (!ParseGoFloat(ts, &sec) || std::isnan(sec) || std::isinf(sec)) {
     return "bad timestamp \"" + std::string(ts) + "\"";
   }
-  // OpenMetrics timestamps are seconds; Prometheus's parser truncates seconds*1000.
-  out->t = static_cast<int64_t>(sec * 1000);
-  std::vector<std::pair<std::string_view, std::string_view>> views;
-  for (const auto& [n, v] : pairs) views.emplace_back(n, v);
-  out->lset = Labels::FromPairs(views);
+  // OpenMetrics timestamps are seconds; Prometheus's parser truncates seconds*1000 (the
+  // same double arithmetic, so that promtool and strata agree on every timestamp).
+  *t = static_cast<int64_t>(sec * 1000);
   return "";
+}
+
+// One series' samples in one block window.
+struct WindowData {
+  int64_t window = 0;  // floor(t / block duration)
+  strata::tsdb::block::ChunkCutter cutter;
+  bool raw = false;  // out-of-order input seen: samples kept raw in `samples`
+  std::vector<strata::model::Sample> samples;
+};
+
+struct SeriesData {
+  Labels lset;
+  std::vector<WindowData> windows;  // usually one or a few
+  size_t last = 0;                  // index of the window used last
+};
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+void AddSample(SeriesData& s, int64_t window, int64_t t, double v) {
+  WindowData* w = nullptr;
+  if (s.last < s.windows.size() && s.windows[s.last].window == window) {
+    w = &s.windows[s.last];
+  } else {
+    for (size_t i = 0; i < s.windows.size(); ++i) {
+      if (s.windows[i].window == window) {
+        w = &s.windows[i];
+        s.last = i;
+        break;
+      }
+    }
+    if (w == nullptr) {
+      s.windows.push_back(WindowData{window, strata::tsdb::block::ChunkCutter(
+                                                 strata::tsdb::block::kDefaultChunkRange,
+                                                 {.prometheus_2_42 = true}),
+                                     false,
+                                     {}});
+      s.last = s.windows.size() - 1;
+      w = &s.windows.back();
+    }
+  }
+  if (w->raw) {
+    w->samples.push_back({t, v});
+  } else if (w->cutter.empty() || t > w->cutter.last_t()) {
+    w->cutter.Append(t, v);
+  } else if (t < w->cutter.last_t()) {
+    // Out of order: decode what was encoded and continue with raw samples.
+    for (const auto& c : w->cutter.Finish()) {
+      strata::chunkenc::XorIterator it(c.data);
+      while (it.Next()) w->samples.push_back(it.At());
+    }
+    w->samples.push_back({t, v});
+    w->raw = true;
+  }
+  // t == last: a repeated timestamp; the first sample stays.
 }
 
 int CreateBlocks(const std::vector<std::string>& args) {
@@ -305,66 +462,103 @@ int CreateBlocks(const std::vector<std::string>& args) {
   const std::string& file = args[1];
   const std::string& outdir = args[2];
   auto& fs = *strata::base::DefaultFileSystem();
-  auto text = fs.ReadFile(file);
-  if (!text.ok()) return Fail("reading " + file + ": " + text.status().ToString());
-  std::map<std::string, std::pair<Labels, std::vector<strata::model::Sample>>> series;
-  int64_t mint = std::numeric_limits<int64_t>::max(), maxt = std::numeric_limits<int64_t>::min();
-  std::string_view all = *text;
-  size_t pos = 0;
-  int lineno = 0;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Fail("reading " + file + ": " + std::strerror(errno));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  const int64_t width = strata::tsdb::block::kDefaultChunkRange;
+
+  std::vector<SeriesData> series;
+  // Series text as written -> index in `series`; packed label set -> index.
+  absl::flat_hash_map<std::string, uint32_t> by_text;
+  absl::flat_hash_map<std::string, uint32_t> by_labels;
+  std::string prev_text;  // series text of the previous sample line
+  uint32_t prev_id = 0;
+  LineReader reader(fd);
+  std::string_view line;
+  std::string err;
+  uint64_t lineno = 0;
   bool eof = false;
-  while (pos < all.size()) {
-    size_t nl = all.find('\n', pos);
-    if (nl == std::string_view::npos) nl = all.size();
-    std::string_view line = all.substr(pos, nl - pos);
-    pos = nl + 1;
+  auto where = [&]() { return file + ":" + std::to_string(lineno) + ": "; };
+  while (reader.Next(&line)) {
     ++lineno;
-    if (eof) return Fail(file + ":" + std::to_string(lineno) + ": data after # EOF");
-    if (line == "# EOF") {
-      eof = true;
-      continue;
+    if (eof) return Fail(where() + "data after # EOF");
+    if (line.empty()) return Fail(where() + "empty line");
+    if (line[0] == '#') {
+      if (line == "# EOF") eof = true;
+      continue;  // # TYPE, # HELP, # UNIT
     }
-    if (line.empty()) return Fail(file + ":" + std::to_string(lineno) + ": empty line");
-    if (line[0] == '#') continue;  // # TYPE, # HELP, # UNIT
-    OmSample s;
-    std::string err = ParseOmLine(line, &s);
-    if (!err.empty()) return Fail(file + ":" + std::to_string(lineno) + ": " + err);
-    auto& e = series[std::string(s.lset.packed())];
-    if (e.second.empty()) e.first = s.lset;
-    e.second.push_back({s.t, s.v});
-    mint = std::min(mint, s.t);
-    maxt = std::max(maxt, s.t);
+    uint32_t id;
+    size_t end;
+    if (!prev_text.empty() && line.size() > prev_text.size() &&
+        line[prev_text.size()] == ' ' && line.substr(0, prev_text.size()) == prev_text) {
+      id = prev_id;
+      end = prev_text.size();
+    } else {
+      end = SeriesTextEnd(line, &err);
+      if (end == 0) return Fail(where() + err);
+      if (end >= line.size() || line[end] != ' ') {
+        return Fail(where() + "expected a space before the value");
+      }
+      const std::string_view text = line.substr(0, end);
+      auto it = by_text.find(strata::base::ToAbsl(text));
+      if (it != by_text.end()) {
+        id = it->second;
+      } else {
+        Labels lset;
+        err = ParseSeriesText(text, &lset);
+        if (!err.empty()) return Fail(where() + err);
+        auto [lit, added] = by_labels.try_emplace(std::string(lset.packed()),
+                                                  static_cast<uint32_t>(series.size()));
+        if (added) series.push_back(SeriesData{std::move(lset), {}, 0});
+        id = lit->second;
+        by_text.emplace(std::string(text), id);
+      }
+      prev_text.assign(text);
+      prev_id = id;
+    }
+    double v = 0;
+    int64_t t = 0;
+    err = ParseValueAndTime(line.substr(end + 1), &v, &t);
+    if (!err.empty()) return Fail(where() + err);
+    AddSample(series[id], FloorDiv(t, width), t, v);
   }
+  if (!reader.error().empty()) return Fail("reading " + file + ": " + reader.error());
   if (!eof) return Fail(file + ": missing # EOF");
   if (series.empty()) return Fail(file + ": no samples");
+  by_text.clear();
+  by_labels.clear();
   if (auto s = fs.CreateDirs(outdir); !s.ok()) return Fail(s.ToString());
-  // promtool backfill: windows of the block duration (2h), aligned to it.
-  const int64_t width = strata::tsdb::block::kDefaultChunkRange;
-  int64_t start = mint / width * width;
-  if (mint < 0 && mint % width != 0) start -= width;
+
+  // Windows in time order, each with the series that have samples in it.
+  std::map<int64_t, std::vector<std::pair<uint32_t, uint32_t>>> windows;  // -> (series, slot)
+  for (uint32_t i = 0; i < series.size(); ++i) {
+    for (uint32_t j = 0; j < series[i].windows.size(); ++j) {
+      windows[series[i].windows[j].window].emplace_back(i, j);
+    }
+  }
   const bool tty = isatty(STDERR_FILENO) != 0;
   int blocks = 0;
-  for (int64_t t = start; t <= maxt; t += width) {
+  for (auto& [window, members] : windows) {
     strata::tsdb::block::BlockWriter bw(fs, outdir);
-    bool any = false;
-    for (auto& [key, e] : series) {
-      std::vector<strata::model::Sample> in;
-      for (const auto& s : e.second) {
-        if (s.t >= t && s.t < t + width) in.push_back(s);
+    for (const auto& [si, wi] : members) {
+      SeriesData& s = series[si];
+      WindowData& w = s.windows[wi];
+      absl::Status st;
+      if (w.raw) {
+        std::stable_sort(w.samples.begin(), w.samples.end(),
+                         [](const auto& a, const auto& b) { return a.t < b.t; });
+        w.samples.erase(std::unique(w.samples.begin(), w.samples.end(),
+                                    [](const auto& a, const auto& b) { return a.t == b.t; }),
+                        w.samples.end());
+        st = bw.AddSeries(s.lset, std::exchange(w.samples, {}));
+      } else {
+        st = bw.AddChunks(s.lset, w.cutter.Finish());
       }
-      if (in.empty()) continue;
-      std::stable_sort(in.begin(), in.end(),
-                       [](const auto& a, const auto& b) { return a.t < b.t; });
-      // Drop repeated timestamps, keeping the first, as an appender would refuse them.
-      in.erase(std::unique(in.begin(), in.end(),
-                           [](const auto& a, const auto& b) { return a.t == b.t; }),
-               in.end());
-      if (auto s = bw.AddSeries(e.first, std::move(in)); !s.ok()) {
-        return Fail("series " + e.first.ToString() + ": " + s.ToString());
-      }
-      any = true;
+      if (!st.ok()) return Fail("series " + s.lset.ToString() + ": " + st.ToString());
     }
-    if (!any) continue;
     auto meta = bw.Flush();
     if (!meta.ok()) return Fail("writing block in " + outdir + ": " + meta.status().ToString());
     ++blocks;
@@ -372,6 +566,7 @@ int CreateBlocks(const std::vector<std::string>& args) {
       std::fprintf(stderr, "\rblock %d: %s [%lld, %lld)", blocks, meta->ulid.ToString().c_str(),
                    static_cast<long long>(meta->min_time), static_cast<long long>(meta->max_time));
     }
+    (void)window;
   }
   if (tty) std::fprintf(stderr, "\n");
   return 0;

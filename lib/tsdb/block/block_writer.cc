@@ -32,38 +32,50 @@ int64_t ComputeChunkEndTime(int64_t start, int64_t cur, int64_t max) {
 
 }  // namespace
 
+ChunkCutter::ChunkCutter(int64_t chunk_range, chunkenc::XorOptions opts)
+    : chunk_range_(chunk_range), opts_(opts) {}
+
+void ChunkCutter::Append(int64_t t, double v) {
+  bool cut = !app_.has_value();
+  if (!cut) {
+    const uint64_t n = cur_->num_samples;
+    if (n == kSamplesPerChunk / 4) next_at_ = ComputeChunkEndTime(cur_->min_time, cur_->max_time, next_at_);
+    cut = t >= next_at_ || n >= 2 * kSamplesPerChunk;
+  }
+  if (cut) {
+    if (app_.has_value()) {
+      app_.reset();
+      done_.push_back(std::move(*cur_));
+    }
+    if (cur_ == nullptr) cur_ = std::make_unique<EncodedChunk>();
+    *cur_ = EncodedChunk();
+    cur_->min_time = t;
+    next_at_ = RangeForTimestamp(t, chunk_range_);
+    app_.emplace(&cur_->data, opts_);
+  }
+  app_->Append(t, v);
+  cur_->max_time = t;
+  ++cur_->num_samples;
+  last_t_ = t;
+  last_v_ = v;
+  ++num_samples_;
+}
+
+std::vector<EncodedChunk> ChunkCutter::Finish() {
+  if (app_.has_value()) {
+    app_.reset();
+    done_.push_back(std::move(*cur_));
+  }
+  cur_.reset();
+  num_samples_ = 0;
+  return std::exchange(done_, {});
+}
+
 std::vector<EncodedChunk> CutChunks(const std::vector<model::Sample>& samples,
                                     int64_t chunk_range, chunkenc::XorOptions opts) {
-  std::vector<EncodedChunk> out;
-  EncodedChunk cur;
-  std::optional<chunkenc::XorAppender> app;
-  int64_t next_at = 0;
-  for (const model::Sample& s : samples) {
-    bool cut = !app.has_value();
-    if (!cut) {
-      const uint64_t n = cur.num_samples;
-      if (n == kSamplesPerChunk / 4) next_at = ComputeChunkEndTime(cur.min_time, cur.max_time, next_at);
-      cut = s.t >= next_at || n >= 2 * kSamplesPerChunk;
-    }
-    if (cut) {
-      if (app.has_value()) {
-        app.reset();
-        out.push_back(std::move(cur));
-      }
-      cur = EncodedChunk();
-      cur.min_time = s.t;
-      next_at = RangeForTimestamp(s.t, chunk_range);
-      app.emplace(&cur.data, opts);
-    }
-    app->Append(s.t, s.v);
-    cur.max_time = s.t;
-    ++cur.num_samples;
-  }
-  if (app.has_value()) {
-    app.reset();
-    out.push_back(std::move(cur));
-  }
-  return out;
+  ChunkCutter cutter(chunk_range, opts);
+  for (const model::Sample& s : samples) cutter.Append(s.t, s.v);
+  return cutter.Finish();
 }
 
 struct BlockWriter::Series {

@@ -72,6 +72,38 @@ struct EncodedChunk {
 std::vector<EncodedChunk> CutChunks(const std::vector<model::Sample>& samples,
                                     int64_t chunk_range, chunkenc::XorOptions opts);
 
+// CutChunks one sample at a time, for callers that encode while they read (strata-tsdb
+// create-blocks-from keeps only encoded chunks, never raw samples). Appending the samples of
+// `CutChunks(samples, ...)` one by one and calling Finish() gives the same chunks.
+// Movable (the open chunk lives on the heap, so the appender's buffer pointer survives a
+// move). Not thread-safe.
+class ChunkCutter {
+ public:
+  explicit ChunkCutter(int64_t chunk_range = kDefaultChunkRange, chunkenc::XorOptions opts = {});
+
+  // Appends one sample. Requires: empty() or t > last_t().
+  void Append(int64_t t, double v);
+  bool empty() const { return num_samples_ == 0; }
+  // Timestamp and value of the last appended sample. Requires: !empty().
+  int64_t last_t() const { return last_t_; }
+  double last_v() const { return last_v_; }
+  uint64_t num_samples() const { return num_samples_; }
+
+  // Closes the open chunk and returns every chunk in time order; the cutter is empty after.
+  std::vector<EncodedChunk> Finish();
+
+ private:
+  int64_t chunk_range_;
+  chunkenc::XorOptions opts_;
+  std::vector<EncodedChunk> done_;
+  std::unique_ptr<EncodedChunk> cur_;
+  std::optional<chunkenc::XorAppender> app_;
+  int64_t next_at_ = 0;
+  int64_t last_t_ = 0;
+  double last_v_ = 0;
+  uint64_t num_samples_ = 0;
+};
+
 class BlockWriter {
  public:
   // `parent` is the directory the block is created in (it must exist).
