@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -514,7 +515,12 @@ template <bool kTail>
   uint64_t tdelta = st->tdelta;
   int trailing = st->trailing;
   int mbits = st->mbits;
-  for (; n < want; ++n) {
+  // Entries are addressed from the batch end with a negative index, so that one register
+  // both counts and addresses (the loop is short of registers).
+  int64_t* const te = bt + want;
+  double* const ve = bv + want;
+  ptrdiff_t i = n - want;
+  for (; i < 0; ++i) {
     if constexpr (!kTail) {
       if (pos >= lim) break;
     }
@@ -553,7 +559,8 @@ template <bool kTail>
       if (((lead + m > 64) & new_window) != 0) [[unlikely]] {
         // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
         // reader would silently decode a zero XOR from it.
-        *fail = {"leading zeros plus significant bits exceed 64", base_bits + start, n};
+        *fail = {"leading zeros plus significant bits exceed 64", base_bits + start,
+                 want + static_cast<int>(i)};
         break;
       }
       // Masks rather than ?: so that the compiler cannot turn the choice into a branch.
@@ -566,12 +573,12 @@ template <bool kTail>
     }
     if constexpr (kTail) {
       if (pos > lim) [[unlikely]] {
-        *fail = {"unexpected end of data", base_bits + start, n};
+        *fail = {"unexpected end of data", base_bits + start, want + static_cast<int>(i)};
         break;
       }
     }
-    bt[n] = static_cast<int64_t>(t);
-    bv[n] = std::bit_cast<double>(v);
+    te[i] = static_cast<int64_t>(t);
+    ve[i] = std::bit_cast<double>(v);
   }
   st->pos = pos + base_bits;
   st->t = t;
@@ -579,7 +586,7 @@ template <bool kTail>
   st->tdelta = tdelta;
   st->trailing = trailing;
   st->mbits = mbits;
-  return n;
+  return want + static_cast<int>(i);
 }
 
 // The loop is shift- and count-heavy: with BMI2 (shlx/shrx: one uop for a variable shift
