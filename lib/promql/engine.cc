@@ -231,7 +231,9 @@ class Evaluator {
   }
 
   absl::StatusOr<Matrix> EvalVectorSelector(const VectorSelector& vs, const Range& r);
-  absl::StatusOr<Matrix> EvalTimestampOfSelector(const VectorSelector& vs, const Range& r);
+  // start: start_timestamp() instead of timestamp().
+  absl::StatusOr<Matrix> EvalTimestampOfSelector(const VectorSelector& vs, const Range& r,
+                                                 bool start = false);
   // want_st: also read start timestamps (3.x counter functions).
   absl::StatusOr<RangeSource> LoadRange(const Expr& arg, const Range& r, bool want_st = false);
   absl::StatusOr<Matrix> EvalRangeCall(const Call& c, const Range& r);
@@ -411,9 +413,10 @@ absl::StatusOr<Matrix> Evaluator::EvalVectorSelector(const VectorSelector& vs, c
 }
 
 // timestamp(selector): the timestamp of the sample each step picked (upstream
-// rangeEvalTimestampFunctionOverVectorSelector).
+// rangeEvalTimestampFunctionOverVectorSelector). start_timestamp(selector): that sample's
+// start timestamp instead, 0 when it has none (start_timestamps.test).
 absl::StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const VectorSelector& vs,
-                                                          const Range& r) {
+                                                          const Range& r, bool start) {
   STRATA_ASSIGN_OR_RETURN(int64_t offset, DurationOf(vs.offset_ms, vs.offset_expr));
   const std::optional<int64_t> at = AtTime(vs.at);
   auto ref = [&](int64_t ts) { return (at ? *at : ts) - offset; };
@@ -421,13 +424,18 @@ absl::StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const VectorSelector& 
   const int64_t mint = std::min(ref(r.start), ref(r.end)) - lookback;
   const int64_t maxt = std::max(ref(r.start), ref(r.end));
   std::unique_ptr<storage::Querier> q;
-  STRATA_ASSIGN_OR_RETURN(auto set, Select(vs, mint, maxt, 0, "timestamp", &q));
+  STRATA_ASSIGN_OR_RETURN(
+      auto set, Select(vs, mint, maxt, 0, start ? "start_timestamp" : "timestamp", &q));
   Matrix out;
   while (set->Next()) {
     storage::Series& series = set->At();
     std::vector<model::Sample> samples;
+    std::vector<int64_t> sts;
     auto it = series.Iterator();
-    while (it->Next()) samples.push_back(it->At());
+    while (it->Next()) {
+      samples.push_back(it->At());
+      if (start) sts.push_back(it->AtST());
+    }
     STRATA_RETURN_IF_ERROR(it->status());
     Series s;
     s.metric = series.labels();
@@ -441,7 +449,7 @@ absl::StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const VectorSelector& 
       const model::Sample& c = samples[p - 1];
       const bool in_window = compat() ? c.t >= rt - lookback : c.t > rt - lookback;
       if (!in_window || model::IsStaleNaN(c.v)) continue;
-      s.points.push_back(Point{ts, static_cast<double>(c.t) / 1000});
+      s.points.push_back(Point{ts, static_cast<double>(start ? sts[p - 1] : c.t) / 1000});
     }
     if (!s.points.empty()) out.push_back(std::move(s));
   }
@@ -971,11 +979,17 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c, const Range& r) {
   if (name == "start") return ScalarMatrix(r, static_cast<double>(qstart_) / 1000);
   if (name == "end") return ScalarMatrix(r, static_cast<double>(qend_) / 1000);
   if (name == "info") return EvalInfo(c, r);
-  if (name == "timestamp") {
+  if (name == "timestamp" || name == "start_timestamp") {
     const Expr* a = c.args[0].get();
     while (a->kind() == NodeKind::kParen) a = parser::As<parser::ParenExpr>(*a).expr.get();
     if (a->kind() == NodeKind::kVectorSelector) {
-      return EvalTimestampOfSelector(parser::As<VectorSelector>(*a), r);
+      return EvalTimestampOfSelector(parser::As<VectorSelector>(*a), r,
+                                     name == "start_timestamp");
+    }
+    // Evaluated expressions carry no start timestamps (upstream: no result).
+    if (name == "start_timestamp") {
+      STRATA_ASSIGN_OR_RETURN(Matrix ignored, Eval(*c.args[0], r));
+      return Matrix{};
     }
   }
   // Evaluate arguments: vectors and scalars over the steps; strings read from the AST.

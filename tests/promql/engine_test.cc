@@ -346,6 +346,30 @@ TEST(StartTimestampTest, OverlappingStartsAreAWarningWithThePosition) {
   EXPECT_THAT(r2->warnings, ::testing::IsEmpty());
 }
 
+TEST(StartTimestampTest, StartTimestampFunctionReadsTheSelectedSamplesStart) {
+  // As start_timestamps.test's case "b" plus a sample without a start: samples at 40s
+  // (start 37s), 70s (start 30s) and 100s (none); lookback 5m.
+  MemStorage db;
+  const model::Labels lset({{"__name__", "s"}, {"case", "b"}});
+  db.Add(lset, 40'000, 40, 37'000);
+  db.Add(lset, 70'000, 70, 30'000);
+  db.Add(lset, 100'000, 100);
+  Engine e;
+  auto r = e.RangeQuery(db, "start_timestamp(s)", 30'000, 110'000, 10'000);
+  STRATA_ASSERT_OK(r.status());
+  ASSERT_EQ(r->matrix.size(), 1u);
+  EXPECT_EQ(r->matrix[0].metric, model::Labels({{"case", "b"}}));
+  std::vector<double> got;
+  for (const Point& p : r->matrix[0].points) got.push_back(p.v);
+  // Nothing at 30s; 37 from 40s, 30 from 70s, 0 (unknown) from 100s.
+  EXPECT_THAT(got, ::testing::ElementsAre(37, 37, 37, 30, 30, 30, 0, 0));
+  EXPECT_EQ(r->matrix[0].points.front().t, 40'000);
+  // An evaluated expression has no start timestamps: no result.
+  auto x = e.RangeQuery(db, "start_timestamp(s * 1)", 30'000, 110'000, 10'000);
+  STRATA_ASSERT_OK(x.status());
+  EXPECT_THAT(x->matrix, ::testing::IsEmpty());
+}
+
 // A Queryable whose NewQuerier takes at least `delay` (a slow storage), so the time spent
 // selecting is known to be at least that without measuring anything else.
 class SlowQueryable final : public storage::Queryable {

@@ -18,7 +18,8 @@
 // rate/increase/irate/resets also see a counter reset where a sample's start timestamp
 // begins a new accumulation, rate/increase count from zero at the first sample's start
 // when it lies inside the window (instead of extrapolating to the left), and overlapping
-// start timestamps add a warning. Subqueries do not propagate them.
+// start timestamps add a warning. Subqueries do not propagate them. start_timestamp(v)
+// returns them (in seconds, 0 when unknown) for a selector, nothing for other expressions.
 //
 // Thread-safety: an Engine is immutable after construction and may run queries from many
 // threads at once; each query uses its own queriers.
