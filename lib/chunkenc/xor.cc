@@ -196,13 +196,15 @@ void XorAppender::Append(int64_t t, double v) {
   // previous window; `11` + L(5) + S(6) + payload in a new one. Selected with masks, as
   // int gauges change irregularly and noisy gauges alternate between the windows.
   const uint64_t x = vbits ^ v_;
-  // 5-bit field: clamp before the window comparison, as upstream does. x == 0 gives lz 31
-  // and tz 64, which only feed values masked off below; a fresh window (leading_ == 0xff)
-  // never matches as lz <= 31.
-  const int lz = std::min(std::countl_zero(x), 31);
-  const int tz = std::countr_zero(x);
+  // 5-bit field: clamp before the window comparison, as upstream does. The ORs make the
+  // counts branch-free on CPUs without LZCNT/TZCNT and change nothing for x != 0; for x == 0
+  // they only feed values masked off below. A fresh window (leading_ == 0xff) never matches
+  // as lz <= 31.
+  const int lz = std::min(std::countl_zero(x | 1), 31);
+  const int tz = std::countr_zero(x | (uint64_t{1} << 63));
   const int changed = x != 0;
-  const int new_window = changed & !(lz >= leading_ && tz >= trailing_);
+  const int new_window = changed & ~(static_cast<int>(lz >= leading_) &
+                                     static_cast<int>(tz >= trailing_));
   const int keep = new_window - 1;  // all ones when the window is kept
   const int lead = (leading_ & keep) | (lz & ~keep);
   const int trail = (trailing_ & keep) | (tz & ~keep);
@@ -213,7 +215,9 @@ void XorAppender::Append(int64_t t, double v) {
   // S = 64 is stored as 0 in the 6-bit field (never ambiguous: S = 0 means x == 0).
   const uint64_t ctrl_new =
       (uint64_t{0b11} << 11) | (static_cast<uint64_t>(lz) << 6) | static_cast<uint64_t>(plen & 63);
-  const uint64_t ctrl = new_window ? ctrl_new : static_cast<uint64_t>(changed) << 1;
+  const uint64_t ctrl = (ctrl_new & ~static_cast<uint64_t>(static_cast<int64_t>(keep))) |
+                        ((static_cast<uint64_t>(changed) << 1) &
+                         static_cast<uint64_t>(static_cast<int64_t>(keep)));
   // The payload's bits at the top of a word (x == 0 gives 0 whatever the shifts).
   const uint64_t payload = (x >> (trail & 63)) << ((64 - plen) & 63);
 
