@@ -1,8 +1,7 @@
 // DB maintenance (see strata/tsdb/db.h): Delete, CleanTombstones, Snapshot, size retention,
 // and writing head data as a block (shared by head compaction and snapshots). Kept apart from
-// db.cc so the compaction work there and this work change different files; the block
-// rewrite of CleanTombstones (RewriteWithoutTombstones) is a single-input merge that the
-// compactor (strata/tsdb/compact.h) can take over.
+// db.cc so the compaction work there and this work change different files. CleanTombstones
+// rewrites a block with the compactor (strata/tsdb/compact.h, CompactBlocks).
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -17,6 +16,7 @@
 #include "strata/chunkenc/xor.h"
 #include "strata/tsdb/block/block_writer.h"
 #include "strata/tsdb/block/tombstones.h"
+#include "strata/tsdb/compact.h"
 #include "strata/tsdb/db.h"
 
 namespace strata::tsdb {
@@ -95,53 +95,21 @@ absl::Status SnapshotBlock(base::FileSystem& fs, const block::Block& b, const st
 }
 
 // Writes block `b` without its tombstoned samples as a new block under `parent` with the
-// same time range and, as Prometheus 2.42's LeveledCompactor.Write(dest, b, mint, maxt,
-// parent), level 1, sources = the new block, parents = `b`. Returns nullopt (writing
-// nothing) when no sample is left. Chunks untouched by tombstones are copied verbatim.
+// same time range (CompactBlocks with `b` as the only input: chunks untouched by tombstones
+// are copied verbatim, cut ones re-encoded), then gives it the meta Prometheus 2.42's
+// LeveledCompactor.Write(dest, b, mint, maxt, parent) writes: level 1, sources = the new
+// block, parents = `b`. Returns nullopt (writing nothing) when no sample is left.
 absl::StatusOr<std::optional<block::BlockMeta>> RewriteWithoutTombstones(
-    base::FileSystem& fs, const block::Block& b, const std::string& parent,
-    int64_t chunk_range) {
-  const block::BlockMeta& old = b.meta();
-  block::BlockWriterOptions bopts;
-  bopts.chunk_range = chunk_range;
-  bopts.min_time = old.min_time;
-  bopts.max_time = old.max_time;
-  const chunkenc::XorOptions xopts{.prometheus_2_42 = bopts.prometheus_2_42};
-  block::BlockWriter bw(fs, parent, bopts);
-  STRATA_ASSIGN_OR_RETURN(auto p, b.index().AllPostings());
-  model::Labels lset;
-  std::vector<index::ChunkMeta> metas;
-  bool any = false;
-  while (p->Next()) {
-    const model::SeriesRef ref = p->At();
-    STRATA_RETURN_IF_ERROR(b.index().Series(ref, &lset, &metas));
-    std::vector<block::EncodedChunk> chunks;
-    for (const auto& cm : metas) {
-      STRATA_ASSIGN_OR_RETURN(auto cd, b.chunks().Chunk(cm.ref));
-      block::EncodedChunk ec;
-      ec.min_time = cm.min_time;
-      ec.max_time = cm.max_time;
-      ec.encoding = cd.encoding;
-      ec.data = std::string(cd.data);
-      if (cd.encoding == chunkenc::Encoding::kXor) {
-        auto n = CountSamples(cd.data);
-        if (!n.ok()) return base::Annotate(n.status(), "chunk of " + lset.ToString());
-        ec.num_samples = *n;
-      }
-      chunks.push_back(std::move(ec));
-    }
-    auto kept = block::ApplyDeletions(std::move(chunks), b.tombstones().Get(ref), xopts);
-    if (!kept.ok()) return base::Annotate(kept.status(), "series " + lset.ToString());
-    if (kept->empty()) continue;  // every sample deleted: the series goes
-    STRATA_RETURN_IF_ERROR(bw.AddChunks(lset, *std::move(kept)));
-    any = true;
-  }
-  STRATA_RETURN_IF_ERROR(p->status());
-  if (!any) return std::optional<block::BlockMeta>();
-  STRATA_ASSIGN_OR_RETURN(block::BlockMeta m, bw.Flush());
+    base::FileSystem& fs, const std::shared_ptr<block::Block>& b, const std::string& parent) {
+  const std::shared_ptr<block::Block> inputs[1] = {b};
+  STRATA_ASSIGN_OR_RETURN(block::BlockMeta m, CompactBlocks(fs, inputs, parent));
+  if (m.stats.num_samples == 0) return std::optional<block::BlockMeta>();
+  const block::BlockMeta& old = b->meta();
   m.compaction.level = 1;
   m.compaction.sources = {m.ulid};
   m.compaction.parents = {{old.ulid, old.min_time, old.max_time}};
+  // Replaced atomically; a crash before this leaves CompactBlocks' meta, which also names
+  // `b` as parent, so Open still deletes the old block.
   STRATA_RETURN_IF_ERROR(block::WriteMeta(fs, base::JoinPath(parent, m.ulid.ToString()), m));
   return std::optional<block::BlockMeta>(std::move(m));
 }
@@ -241,7 +209,7 @@ absl::Status DB::CleanTombstones() {
                            [](const auto& b) { return !b->tombstones().empty(); });
     if (it == blocks_.end()) return absl::OkStatus();
     const std::shared_ptr<block::Block> old = *it;
-    auto written = RewriteWithoutTombstones(fs_, *old, dir_, opts_.block_range);
+    auto written = RewriteWithoutTombstones(fs_, old, dir_);
     if (!written.ok()) {
       return base::Annotate(written.status(),
                             absl::StrCat("tsdb clean tombstones: block ", old->dir()));
