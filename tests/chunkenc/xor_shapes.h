@@ -25,11 +25,11 @@ enum class Shape {
   // exporter and VictoriaMetrics at 15 s; bench/chunkenc/real_data_stats.cc and
   // BENCHMARKS.md). All use RealTimestamps(): scrapes late by a few ms, aligned by
   // Prometheus's 2 ms timestamp tolerance when on time.
-  kRealConstant,      // unchanged for the whole chunk (static info, idle resources): 78%
-  kRealCounter,       // integer counter, per-series rate, idle scrapes: 5.6%
-  kRealFloatCounter,  // seconds counter: ticks / 10^d (cpu seconds, *_sum): 2.1%
-  kRealIntGauge,      // integer gauge: memory bytes in pages, small counts: 8.7%
-  kRealGauge,         // float gauge with d decimals, sometimes unchanged: 5.5%
+  kRealConstant,      // unchanged for the whole chunk (static info, idle resources): 77%
+  kRealCounter,       // integer counter, per-series rate, idle scrapes: 6%
+  kRealFloatCounter,  // seconds counter: ticks / 10^d (cpu seconds, *_sum): 2.2%
+  kRealIntGauge,      // integer gauge: memory bytes in pages, small counts: 8.8%
+  kRealGauge,         // float gauge with d decimals, sometimes unchanged: 6%
 };
 
 inline std::string_view ShapeName(Shape s) {
@@ -60,10 +60,10 @@ inline int64_t NextTimestamp(std::mt19937_64& rng, int64_t prev, bool exact) {
 }
 
 // Scrape timestamps as a Prometheus 2.42 scrape loop writes them: scrape i starts at
-// t0 + 15 s * i plus a wake-up delay (0-2 ms with probability 0.65, else 3-10 ms, or
-// 11-40 ms one time in five); the timestamp snaps to previous + 15 s when within its 2 ms
-// tolerance (scrape.timestamp-tolerance). Fitted to the capture in BENCHMARKS.md: 51% of
-// intervals exactly 15 s (real: 48%), 33% of delta-of-deltas 0 (real: 34%). Every series of
+// t0 + 15 s * i plus a wake-up delay (0-2 ms with probability 0.6, 3-10 ms with 0.32,
+// 11-40 ms with 0.08); the timestamp snaps to previous + 15 s when within its 2 ms
+// tolerance (scrape.timestamp-tolerance). Fitted to the capture in BENCHMARKS.md: 46% of
+// intervals exactly 15 s (real: 42%), 28% of delta-of-deltas 0 (real: 28%). Every series of
 // a target shares these timestamps, so the seed is the target's.
 inline std::vector<int64_t> RealTimestamps(uint64_t seed, int n, int64_t t0) {
   std::mt19937_64 rng(seed);
@@ -71,8 +71,8 @@ inline std::vector<int64_t> RealTimestamps(uint64_t seed, int n, int64_t t0) {
   ts.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     const uint64_t u = rng() % 100;
-    const int64_t delay = u < 65   ? static_cast<int64_t>(rng() % 3)
-                          : u < 93 ? 3 + static_cast<int64_t>(rng() % 8)
+    const int64_t delay = u < 60   ? static_cast<int64_t>(rng() % 3)
+                          : u < 92 ? 3 + static_cast<int64_t>(rng() % 8)
                                    : 11 + static_cast<int64_t>(rng() % 30);
     int64_t t = t0 + 15000 * static_cast<int64_t>(i) + delay;
     if (i > 0 && t - (ts.back() + 15000) <= 2 && (ts.back() + 15000) - t <= 2) {
@@ -167,17 +167,17 @@ inline std::vector<model::Sample> GenerateRealSeries(Shape shape, std::mt19937_6
 }
 
 // `n` samples of `shape`. For kMix, the shape is drawn from `seed` with the weights of the
-// real capture (series shares in BENCHMARKS.md): 78% kRealConstant, 5.6% kRealCounter,
-// 2.1% kRealFloatCounter, 8.7% kRealIntGauge, 5.6% kRealGauge.
+// real capture (series shares in BENCHMARKS.md): 77% kRealConstant, 6% kRealCounter,
+// 2.2% kRealFloatCounter, 8.8% kRealIntGauge, 6% kRealGauge.
 inline std::vector<model::Sample> GenerateSeries(Shape shape, uint64_t seed, int n,
                                                  int64_t t0 = 1700000000000) {
   std::mt19937_64 rng(seed);
   if (shape == Shape::kMix) {
     const uint64_t r = rng() % 1000;
-    shape = r < 780   ? Shape::kRealConstant
-            : r < 836 ? Shape::kRealCounter
-            : r < 857 ? Shape::kRealFloatCounter
-            : r < 944 ? Shape::kRealIntGauge
+    shape = r < 770   ? Shape::kRealConstant
+            : r < 830 ? Shape::kRealCounter
+            : r < 852 ? Shape::kRealFloatCounter
+            : r < 940 ? Shape::kRealIntGauge
                       : Shape::kRealGauge;
   }
   if (shape >= Shape::kRealConstant) return GenerateRealSeries(shape, rng, n, t0);
