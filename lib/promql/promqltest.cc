@@ -458,7 +458,14 @@ absl::StatusOr<std::vector<std::optional<int64_t>>> ParseStItems(std::string_vie
       if (item[0] != 'x') return bad("unexpected characters");
       STRATA_ASSIGN_OR_RETURN(n, count(item.substr(1)));
     }
-    for (uint64_t k = 0; k <= n; ++k) out.emplace_back(*first + static_cast<int64_t>(k) * step);
+    for (uint64_t k = 0; k <= n; ++k) {
+      int64_t off = 0;
+      if (__builtin_mul_overflow(static_cast<int64_t>(k), step, &off) ||
+          __builtin_add_overflow(off, *first, &off)) {
+        return bad("offset overflows");
+      }
+      out.emplace_back(off);
+    }
   }
   return out;
 }
@@ -555,7 +562,11 @@ absl::Status Runner::Load(const std::vector<std::pair<int, std::string_view>>& l
       const int64_t t = static_cast<int64_t>(k) * interval;
       loaded.samples.push_back(model::Sample{t, sv.value});
       if (st_labels) {
-        loaded.sts.push_back(st_offsets[k] ? t + *st_offsets[k] : storage::kNoStartTimestamp);
+        int64_t st = storage::kNoStartTimestamp;
+        if (st_offsets[k] && __builtin_add_overflow(t, *st_offsets[k], &st)) {
+          return LineError(name_, st_line, "start timestamp overflows");
+        }
+        loaded.sts.push_back(st);
       }
     }
     st_labels.reset();

@@ -144,6 +144,8 @@ TEST(PromqlTestRunnerTest, RejectsMalformedStartTimestampLines) {
   expect_error("  m@st 1q\n  m 1", "bad start timestamp item \"1q\"");
   expect_error("  m@st 1m+1m\n  m 1", "a stepped item needs xN");
   expect_error("  m@st 1mxa\n  m 1", "repetition count is not a number");
+  expect_error("  m@st 200000000y+200000000yx2\n  m 1 1 1", "offset overflows");
+  expect_error("  m@st _ 9223372036854775000ms\n  m 1 1", "st.test:2: start timestamp overflows");
 }
 
 }  // namespace
