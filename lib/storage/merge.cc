@@ -54,6 +54,8 @@ class MergeSampleIterator final : public SampleIterator {
   }
 
   model::Sample At() const override { return cur_; }
+  // The start timestamp comes from the source whose sample was emitted.
+  int64_t AtST() const override { return cur_st_; }
   absl::Status status() const override { return status_; }
 
  private:
@@ -77,12 +79,14 @@ class MergeSampleIterator final : public SampleIterator {
   bool Emit() {
     if (heap_.empty()) return false;
     cur_ = its_[heap_.front()]->At();
+    cur_st_ = its_[heap_.front()]->AtST();
     return true;
   }
 
   std::vector<std::unique_ptr<SampleIterator>> its_;
   std::vector<size_t> heap_;
   model::Sample cur_;
+  int64_t cur_st_ = kNoStartTimestamp;
   absl::Status status_;
   bool started_ = false;
 };

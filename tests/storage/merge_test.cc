@@ -97,5 +97,35 @@ TEST(MergeSampleIteratorTest, SeekNeverMovesBack) {
   EXPECT_FALSE(it->Next());
 }
 
+// Reports start timestamp t - 1 for every sample (a source that knows them).
+class StSampleIterator final : public SampleIterator {
+ public:
+  explicit StSampleIterator(std::vector<Sample> s) : it_(std::move(s)) {}
+  bool Next() override { return it_.Next(); }
+  bool Seek(int64_t t) override { return it_.Seek(t); }
+  model::Sample At() const override { return it_.At(); }
+  int64_t AtST() const override { return it_.At().t - 1; }
+  absl::Status status() const override { return it_.status(); }
+
+ private:
+  VectorSampleIterator it_;
+};
+
+TEST(MergeSampleIteratorTest, StartTimestampComesFromTheEmittingSource) {
+  std::vector<std::unique_ptr<SampleIterator>> its;
+  its.push_back(std::make_unique<VectorSampleIterator>(std::vector<Sample>{{1, 1}, {3, 3}}));
+  its.push_back(std::make_unique<StSampleIterator>(std::vector<Sample>{{2, 2}, {3, 30}}));
+  auto it = NewMergeSampleIterator(std::move(its));
+  std::vector<std::pair<int64_t, int64_t>> got;  // (t, st)
+  while (it->Next()) got.emplace_back(it->At().t, it->AtST());
+  // At 3 the first source wins, and it has no start timestamps.
+  EXPECT_EQ(got, (std::vector<std::pair<int64_t, int64_t>>{
+                     {1, kNoStartTimestamp}, {2, 1}, {3, kNoStartTimestamp}}));
+  // The default for sources without start timestamps.
+  VectorSampleIterator plain({{5, 5}});
+  ASSERT_TRUE(plain.Next());
+  EXPECT_EQ(plain.AtST(), kNoStartTimestamp);
+}
+
 }  // namespace
 }  // namespace strata::storage
