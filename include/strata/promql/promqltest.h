@@ -52,6 +52,7 @@ class MemStorage final : public storage::Queryable {
   absl::StatusOr<std::unique_ptr<storage::Querier>> NewQuerier(int64_t mint,
                                                                 int64_t maxt) override;
 
+  // One series' data (public for the querier implementation, not part of the API proper).
   struct SeriesData {
     std::vector<model::Sample> samples;  // sorted by t, unique t
     std::vector<int64_t> sts;            // parallel to samples, or empty if none has one

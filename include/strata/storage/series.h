@@ -9,7 +9,8 @@
 // exposes it; sources that do not know it return kNoStartTimestamp, the default. PromQL's
 // rate/increase/irate/resets use it (promql/functions.go, start_timestamps.test). Only
 // in-memory sources provide it for now: the head, WAL and block formats are Prometheus
-// 2.42's, which have no field for it, so samples read from them never carry one.
+// 2.42's, which have no field for it, so samples read from them never carry one. Merged
+// queriers (NewMergeQuerier) pass it through from the source whose sample they emit.
 #pragma once
 
 #include <cstdint>
