@@ -6,6 +6,9 @@
 //                local data directory, then query a series back
 //   3. recovery  open a fresh head from that WAL alone and check nothing acknowledged was lost
 //   4. promql    answer the questions an operator asks of such a fleet
+//   5. db         a DB (blocks + WAL-backed head) for part of the fleet: persist blocks and
+//                compact them, delete one series (tombstones), query, clean tombstones,
+//                reopen and check the deletion held
 // Everything lives under --data (default ./quickstart-data); each run starts it afresh.
 #include <algorithm>
 #include <cassert>
@@ -25,6 +28,7 @@
 #include "strata/model/matcher.h"
 #include "strata/model/sample.h"
 #include "strata/promql/engine.h"
+#include "strata/tsdb/db.h"
 #include "strata/tsdb/head.h"
 #include "strata/tsdb/head_wal.h"
 #include "strata/tsdb/wal/reader.h"
@@ -143,6 +147,132 @@ std::string FormatValue(double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.4g", v);
   return buf;
+}
+
+std::string Matchers(const std::vector<strata::model::Matcher>& ms) {
+  std::string out = "{";
+  for (const auto& m : ms) {
+    if (out.size() > 1) out += ", ";
+    out += m.ToString();
+  }
+  return out + "}";
+}
+
+// Samples of the series matching `ms` in `db`, summed over series.
+absl::StatusOr<size_t> CountSamples(strata::tsdb::DB& db,
+                                    const std::vector<strata::model::Matcher>& ms) {
+  auto q = db.NewQuerier(INT64_MIN, INT64_MAX);
+  if (!q.ok()) return q.status();
+  auto set = (*q)->Select(ms);
+  size_t n = 0;
+  while (set->Next()) {
+    auto it = set->At().Iterator();
+    while (it->Next()) ++n;
+    if (!it->status().ok()) return it->status();
+  }
+  if (!set->status().ok()) return set->status();
+  return n;
+}
+
+void PrintBlocks(strata::tsdb::DB& db, int64_t start) {
+  for (const auto& b : db.Blocks()) {
+    const auto& m = b->meta();
+    std::printf("    block %s  [+%3lld min, +%3lld min)  level %d  %6llu samples  %llu"
+                " tombstones\n",
+                m.ulid.ToString().c_str(), static_cast<long long>((m.min_time - start) / 60000),
+                static_cast<long long>((m.max_time - start) / 60000), m.compaction.level,
+                static_cast<unsigned long long>(m.stats.num_samples),
+                static_cast<unsigned long long>(b->tombstones().NumIntervals()));
+  }
+}
+
+// Stage 5: part of the fleet in a DB with 20-minute blocks, so that 3 hours of data make
+// several blocks that leveled compaction then merges (20 min -> 1 h -> 3 h ranges); each
+// step prints what the DB did.
+int RunDbStage(const std::vector<Host>& fleet, const std::string& dir, int64_t start,
+               int scrapes) {
+  namespace tsdb = strata::tsdb;
+  const size_t hosts = std::min<size_t>(fleet.size(), 20);
+  std::printf("\n[5] a DB (strata::tsdb::DB) in %s/ for %zu hosts, 20 min blocks\n", dir.c_str(),
+              hosts);
+  tsdb::DBOptions opts;
+  opts.block_range = 20 * 60 * 1000;
+  opts.wal_sync = tsdb::wal::SyncPolicy::kNone;  // a demo: fsync only at segment ends
+  // The DB never prints; its logger hook reports each block written, merged or rewritten.
+  opts.logger = [](std::string_view m) {
+    std::printf("    log: %.*s\n", static_cast<int>(m.size()), m.data());
+  };
+  auto db = tsdb::DB::Open(dir, opts);
+  if (!db.ok()) return Fail("opening the DB", db.status());
+  size_t appended = 0;
+  std::vector<std::vector<strata::model::SeriesRef>> refs(hosts);
+  for (int i = 0; i < scrapes; ++i) {
+    for (size_t h = 0; h < hosts; ++h) {
+      refs[h].resize(fleet[h].series.size(), 0);
+      auto app = (*db)->NewAppender();
+      for (size_t k = 0; k < fleet[h].series.size(); ++k) {
+        const Series& s = fleet[h].series[k];
+        auto ref = app->Append(refs[h][k], s.lset, s.samples[i].t, s.samples[i].v);
+        if (!ref.ok()) return Fail("appending to the DB", ref.status());
+        refs[h][k] = *ref;
+        ++appended;
+      }
+      if (absl::Status s = app->Commit(); !s.ok()) return Fail("committing to the DB", s);
+    }
+  }
+  std::printf("  appended %zu samples to the head (WAL-backed)\n", appended);
+
+  if (absl::Status s = (*db)->Compact(); !s.ok()) return Fail("compacting", s);
+  const tsdb::DBStats st = (*db)->Stats();
+  std::printf("  Compact(): %llu blocks cut from the head, %llu merges into larger ranges;"
+              " the head keeps the newest %.0f min\n",
+              static_cast<unsigned long long>(st.blocks_created),
+              static_cast<unsigned long long>(st.blocks_merged),
+              ((*db)->head().MaxTime() - (*db)->head().MinTime()) / 60000.0);
+  PrintBlocks(**db, start);
+
+  std::vector<strata::model::Matcher> victim;
+  for (auto [n, v] : {std::pair{"__name__", "http_requests_total"},
+                      std::pair{"instance", "host-1:9100"}}) {
+    auto m = strata::model::Matcher::Create(strata::model::MatchType::kEqual, n, v);
+    if (!m.ok()) return Fail("building a matcher", m.status());
+    victim.push_back(*m);
+  }
+  auto before = CountSamples(**db, victim);
+  if (!before.ok()) return Fail("querying", before.status());
+  if (absl::Status s = (*db)->Delete(INT64_MIN, INT64_MAX, victim); !s.ok()) {
+    return Fail("deleting", s);
+  }
+  auto after = CountSamples(**db, victim);
+  if (!after.ok()) return Fail("querying", after.status());
+  std::printf("  Delete(all time, %s): %zu samples before, %zu after;\n"
+              "    every block got a tombstone for it, the head logged one to its WAL\n",
+              Matchers(victim).c_str(), *before, *after);
+  PrintBlocks(**db, start);
+
+  strata::promql::Engine engine;
+  const int64_t at = start + int64_t{scrapes - 1} * kScrapeMs;
+  auto res = engine.InstantQuery(**db, "count(http_requests_total)", at);
+  if (!res.ok()) return Fail("count(http_requests_total)", res.status());
+  const double left = res->vector.empty() ? 0 : res->vector[0].v;
+  std::printf("  count(http_requests_total) at the last scrape: %s series (of %zu hosts)\n",
+              FormatValue(left).c_str(), hosts);
+
+  if (absl::Status s = (*db)->CleanTombstones(); !s.ok()) return Fail("cleaning tombstones", s);
+  std::printf("  CleanTombstones(): blocks rewritten without the deleted samples\n");
+  PrintBlocks(**db, start);
+  if (absl::Status s = (*db)->Close(); !s.ok()) return Fail("closing the DB", s);
+
+  auto re = tsdb::DB::Open(dir, opts);
+  if (!re.ok()) return Fail("reopening the DB", re.status());
+  auto again = CountSamples(**re, victim);
+  if (!again.ok()) return Fail("querying the reopened DB", again.status());
+  std::printf("  reopened (blocks + WAL replay): %zu samples of the deleted series\n", *again);
+  if (*before == 0 || *after != 0 || *again != 0 || left != static_cast<double>(hosts - 1)) {
+    std::fprintf(stderr, "quickstart: the deletion did not hold\n");
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -366,5 +496,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(res->stats.total_samples),
                 absl::ToDoubleMilliseconds(res->stats.eval_time));
   }
-  return 0;
+
+  // ---- 5. DB: blocks, compaction, deletion ----------------------------------------------
+  return RunDbStage(fleet, data + "/db", start, scrapes);
 }

@@ -116,8 +116,9 @@ absl::StatusOr<std::optional<block::BlockMeta>> RewriteWithoutTombstones(
 
 }  // namespace
 
-absl::StatusOr<std::optional<block::BlockMeta>> DB::WriteHeadBlockLocked(
-    const std::string& parent, int64_t mint, int64_t maxt) {
+absl::StatusOr<std::optional<block::BlockMeta>> DB::WriteHeadBlockLocked(const std::string& parent,
+                                                                         int64_t mint,
+                                                                         int64_t maxt) {
   block::BlockWriterOptions bopts;
   bopts.chunk_range = opts_.block_range;
   bopts.min_time = mint;
@@ -127,44 +128,44 @@ absl::StatusOr<std::optional<block::BlockMeta>> DB::WriteHeadBlockLocked(
   const block::Tombstones stones = head_->TombstonesSnapshot();
   absl::Status err;
   bool any = false;
-  head_->ForEachSeries([&](model::SeriesRef ref, const model::Labels& lset,
-                           std::span<const HeadChunkView> chunks) {
-    if (!err.ok()) return;
-    // As Prometheus's compactHead reads a RangeHead [mint, maxt - 1]: chunks overlapping the
-    // range; samples outside it are trimmed like deleted ones, and the head's tombstones
-    // apply. The head cuts chunks at range boundaries, so normally every chunk lies wholly
-    // in the block and, without tombstones, is copied verbatim.
-    std::vector<block::EncodedChunk> out;
-    bool trim_front = false, trim_back = false;
-    for (const HeadChunkView& c : chunks) {
-      if (c.maxt < mint || c.mint >= maxt) continue;
-      if (c.mint < mint) trim_front = true;
-      if (c.maxt >= maxt) trim_back = true;
-      block::EncodedChunk ec;
-      ec.min_time = c.mint;
-      ec.max_time = c.maxt;
-      ec.data = std::string(c.bytes);
-      auto n = CountSamples(c.bytes);
-      if (!n.ok()) {
-        err = base::Annotate(n.status(), absl::StrCat("head chunk of ", lset.ToString()));
-        return;
-      }
-      ec.num_samples = *n;
-      out.push_back(std::move(ec));
-    }
-    if (out.empty()) return;
-    block::Intervals deleted = stones.Get(ref);
-    if (trim_front) block::AddInterval(&deleted, {kMinTime, mint - 1});
-    if (trim_back) block::AddInterval(&deleted, {maxt, kMaxTime});
-    auto kept = block::ApplyDeletions(std::move(out), deleted, xopts);
-    if (!kept.ok()) {
-      err = base::Annotate(kept.status(), absl::StrCat("head series ", lset.ToString()));
-      return;
-    }
-    if (kept->empty()) return;
-    err = bw.AddChunks(lset, *std::move(kept));
-    any = true;
-  });
+  head_->ForEachSeries(
+      [&](model::SeriesRef ref, const model::Labels& lset, std::span<const HeadChunkView> chunks) {
+        if (!err.ok()) return;
+        // As Prometheus's compactHead reads a RangeHead [mint, maxt - 1]: chunks overlapping the
+        // range; samples outside it are trimmed like deleted ones, and the head's tombstones
+        // apply. The head cuts chunks at range boundaries, so normally every chunk lies wholly
+        // in the block and, without tombstones, is copied verbatim.
+        std::vector<block::EncodedChunk> out;
+        bool trim_front = false, trim_back = false;
+        for (const HeadChunkView& c : chunks) {
+          if (c.maxt < mint || c.mint >= maxt) continue;
+          if (c.mint < mint) trim_front = true;
+          if (c.maxt >= maxt) trim_back = true;
+          block::EncodedChunk ec;
+          ec.min_time = c.mint;
+          ec.max_time = c.maxt;
+          ec.data = std::string(c.bytes);
+          auto n = CountSamples(c.bytes);
+          if (!n.ok()) {
+            err = base::Annotate(n.status(), absl::StrCat("head chunk of ", lset.ToString()));
+            return;
+          }
+          ec.num_samples = *n;
+          out.push_back(std::move(ec));
+        }
+        if (out.empty()) return;
+        block::Intervals deleted = stones.Get(ref);
+        if (trim_front) block::AddInterval(&deleted, {kMinTime, mint - 1});
+        if (trim_back) block::AddInterval(&deleted, {maxt, kMaxTime});
+        auto kept = block::ApplyDeletions(std::move(out), deleted, xopts);
+        if (!kept.ok()) {
+          err = base::Annotate(kept.status(), absl::StrCat("head series ", lset.ToString()));
+          return;
+        }
+        if (kept->empty()) return;
+        err = bw.AddChunks(lset, *std::move(kept));
+        any = true;
+      });
   STRATA_RETURN_IF_ERROR(err);
   if (!any) return std::optional<block::BlockMeta>();
   STRATA_ASSIGN_OR_RETURN(block::BlockMeta m, bw.Flush());

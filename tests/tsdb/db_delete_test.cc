@@ -212,11 +212,10 @@ TEST(DBDeleteTest, HeadDeleteHidesSamplesAndIsReplayedFromWal) {
     want = Without(want, 20 * kMinute, 50 * kMinute, IsJobA);
     EXPECT_TRUE(SameSamples(QueryAll(*db), want));
     // Range queries that start or end inside the deleted interval.
-    EXPECT_TRUE(SameSamples(QueryAll(*db, 30 * kMinute, 60 * kMinute),
-                            Without(Without(want, INT64_MIN, 30 * kMinute - 1,
-                                            [](const std::string&) { return true; }),
-                                    60 * kMinute + 1, INT64_MAX,
-                                    [](const std::string&) { return true; })));
+    EXPECT_TRUE(SameSamples(
+        QueryAll(*db, 30 * kMinute, 60 * kMinute),
+        Without(Without(want, INT64_MIN, 30 * kMinute - 1, [](const std::string&) { return true; }),
+                60 * kMinute + 1, INT64_MAX, [](const std::string&) { return true; })));
     STRATA_ASSERT_OK(db->Close());
   }
   // One tombstones record (type 3), clamped to each series' samples.
@@ -328,8 +327,8 @@ TEST(DBDeleteTest, DeletedHeadSamplesDoNotReachTheBlock) {
   EXPECT_EQ(b.meta().stats.num_series, 2u);
   EXPECT_EQ(b.meta().stats.num_samples, 120u + 120u - 11u);
   SeriesMap in_block = QueryAll(*db->Blocks()[0]);
-  EXPECT_TRUE(SameSamples(in_block, Without(want, 2 * kHour, INT64_MAX,
-                                            [](const std::string&) { return true; })));
+  EXPECT_TRUE(SameSamples(
+      in_block, Without(want, 2 * kHour, INT64_MAX, [](const std::string&) { return true; })));
   EXPECT_TRUE(SameSamples(QueryAll(*db), want));
   // After truncation the head keeps only the tombstone of series 2 reaching past 2h.
   EXPECT_EQ(db->head().TombstonesSnapshot().NumIntervals(), 1u);
@@ -361,8 +360,8 @@ TEST(DBDeleteTest, CheckpointKeepsTombstonesOfLiveSeries) {
     STRATA_ASSERT_OK(db->Close());
   }
   // The segment holding the record is gone; the checkpoint carries the tombstone.
-  STRATA_ASSERT_OK_AND_ASSIGN(auto cp, wal::LastCheckpoint(*base::DefaultFileSystem(),
-                                                           tmp.Sub("wal")));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto cp,
+                              wal::LastCheckpoint(*base::DefaultFileSystem(), tmp.Sub("wal")));
   EXPECT_FALSE(std::filesystem::exists(tmp.Sub("wal/00000000")));
   auto stones = WalTombstones(tmp.Sub("wal"));
   ASSERT_EQ(stones.size(), 1u) << cp.path;

@@ -156,13 +156,15 @@ TEST(DBSnapshotTest, SnapshotWithoutHeadHasOnlyTheBlocks) {
   const std::string snap = tmp.Sub("snap");
   STRATA_ASSERT_OK(f.db->Snapshot(snap, /*with_head=*/false));
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(snap)) names.push_back(e.path().filename());
+  for (const auto& e : std::filesystem::directory_iterator(snap))
+    names.push_back(e.path().filename());
   EXPECT_THAT(names, ElementsAre(f.db->Blocks()[0]->meta().ulid.ToString()));
   DBOptions ro;
   ro.read_only = true;
   STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, ro));
   SeriesMap want = f.want;
-  for (auto& [k, v] : want) std::erase_if(v, [](const model::Sample& s) { return s.t >= 2 * kHour; });
+  for (auto& [k, v] : want)
+    std::erase_if(v, [](const model::Sample& s) { return s.t >= 2 * kHour; });
   EXPECT_TRUE(SameSamples(QueryAll(*sdb), want));
 }
 

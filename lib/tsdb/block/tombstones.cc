@@ -46,8 +46,8 @@ bool IsSubrange(const Intervals& in, int64_t mint, int64_t maxt) {
 
 bool IsDeleted(const Intervals& in, int64_t t) {
   // The first interval ending at or after t is the only one that can hold it.
-  auto it = std::partition_point(in.begin(), in.end(),
-                                 [t](const Interval& x) { return x.maxt < t; });
+  auto it =
+      std::partition_point(in.begin(), in.end(), [t](const Interval& x) { return x.maxt < t; });
   return it != in.end() && it->mint <= t;
 }
 
@@ -71,8 +71,8 @@ void Tombstones::TruncateBefore(int64_t t) {
   for (auto it = by_ref_.begin(); it != by_ref_.end();) {
     Intervals& ivs = it->second;
     // Sorted and disjoint, so the intervals ending before t form a prefix.
-    auto keep = std::partition_point(ivs.begin(), ivs.end(),
-                                     [t](const Interval& x) { return x.maxt < t; });
+    auto keep =
+        std::partition_point(ivs.begin(), ivs.end(), [t](const Interval& x) { return x.maxt < t; });
     ivs.erase(ivs.begin(), keep);
     if (ivs.empty()) {
       it = by_ref_.erase(it);
@@ -146,8 +146,7 @@ absl::StatusOr<Tombstones> ReadTombstones(base::FileSystem& fs, const std::strin
   return DecodeTombstones(*data, path);
 }
 
-absl::Status WriteTombstones(base::FileSystem& fs, const std::string& dir,
-                             const Tombstones& ts) {
+absl::Status WriteTombstones(base::FileSystem& fs, const std::string& dir, const Tombstones& ts) {
   return base::WriteFileAtomically(fs, base::JoinPath(dir, kTombstonesFileName),
                                    EncodeTombstones(ts));
 }
