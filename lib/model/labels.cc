@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "base/coding.h"
@@ -29,7 +30,33 @@ void Append(std::string* dst, std::string_view name, std::string_view value) {
   base::PutUvarintStr(dst, value);
 }
 
+// Per-thread scratch where label sets are assembled before Adopt copies them into their
+// exact-size shared buffer: one allocation per label set, none for the scratch.
+std::string& Scratch() {
+  thread_local std::string s;
+  s.clear();
+  return s;
+}
+
 }  // namespace
+
+Labels Labels::Adopt(std::string_view packed) {
+  Labels out;
+  if (packed.empty()) return out;
+  assert(packed.size() <= UINT32_MAX);
+  void* mem = ::operator new(sizeof(Rep) + packed.size());
+  Rep* rep = new (mem) Rep;
+  rep->refs.store(1, std::memory_order_relaxed);
+  rep->size = static_cast<uint32_t>(packed.size());
+  std::memcpy(static_cast<void*>(rep + 1), packed.data(), packed.size());
+  out.rep_ = rep;
+  return out;
+}
+
+void Labels::Free(Rep* rep) noexcept {
+  rep->~Rep();
+  ::operator delete(rep);
+}
 
 void Labels::const_iterator::Load() {
   at_ = next_;
@@ -46,31 +73,23 @@ Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_vie
 Labels Labels::FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs) {
   std::stable_sort(pairs.begin(), pairs.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  Labels out;
-  size_t total = 0;
-  for (const auto& [n, v] : pairs) total += n.size() + v.size() + 4;
-  out.data_.reserve(total);
+  std::string& buf = Scratch();
   for (size_t i = 0; i < pairs.size(); ++i) {
     // Last one wins for repeated names.
     if (i + 1 < pairs.size() && pairs[i + 1].first == pairs[i].first) continue;
     if (pairs[i].second.empty()) continue;
-    Append(&out.data_, pairs[i].first, pairs[i].second);
+    Append(&buf, pairs[i].first, pairs[i].second);
   }
-  out.data_.shrink_to_fit();
-  return out;
+  return Adopt(buf);
 }
 
 Labels Labels::FromSorted(const std::vector<Label>& sorted) {
-  Labels out;
-  size_t total = 0;
-  for (const auto& l : sorted) total += l.name.size() + l.value.size() + 4;
-  out.data_.reserve(total);
+  std::string& buf = Scratch();
   for (size_t i = 0; i < sorted.size(); ++i) {
     assert(i == 0 || sorted[i - 1].name < sorted[i].name);
-    Append(&out.data_, sorted[i].name, sorted[i].value);
+    Append(&buf, sorted[i].name, sorted[i].value);
   }
-  out.data_.shrink_to_fit();
-  return out;
+  return Adopt(buf);
 }
 
 absl::Status Labels::FromPacked(std::string_view packed, Labels* out) {
@@ -92,7 +111,7 @@ absl::Status Labels::FromPacked(std::string_view packed, Labels* out) {
     prev = n;
     first = false;
   }
-  out->data_.assign(packed.data(), packed.size());
+  *out = Adopt(packed);
   return absl::OkStatus();
 }
 
@@ -124,36 +143,51 @@ bool Labels::Has(std::string_view name) const {
   return false;
 }
 
+// Without/Keep return *this itself (a shared copy) when nothing is removed, which is the
+// common case in PromQL (dropping a name that is absent).
 Labels Labels::Without(std::initializer_list<std::string_view> names) const {
-  Labels out;
-  out.data_.reserve(data_.size());
+  std::string& buf = Scratch();
+  bool removed = false;
   for (const Label& l : *this) {
-    if (std::find(names.begin(), names.end(), l.name) != names.end()) continue;
-    Append(&out.data_, l.name, l.value);
+    if (std::find(names.begin(), names.end(), l.name) != names.end()) {
+      removed = true;
+      continue;
+    }
+    Append(&buf, l.name, l.value);
   }
-  return out;
+  return removed ? Adopt(buf) : *this;
 }
 
 Labels Labels::Without(const std::vector<std::string>& names) const {
-  Labels out;
-  out.data_.reserve(data_.size());
+  std::string& buf = Scratch();
+  bool removed = false;
   for (const Label& l : *this) {
-    if (std::find(names.begin(), names.end(), l.name) != names.end()) continue;
-    Append(&out.data_, l.name, l.value);
+    if (std::find(names.begin(), names.end(), l.name) != names.end()) {
+      removed = true;
+      continue;
+    }
+    Append(&buf, l.name, l.value);
   }
-  return out;
+  return removed ? Adopt(buf) : *this;
 }
 
 Labels Labels::Keep(const std::vector<std::string>& names) const {
-  Labels out;
+  std::string& buf = Scratch();
+  bool removed = false;
   for (const Label& l : *this) {
-    if (std::find(names.begin(), names.end(), l.name) == names.end()) continue;
-    Append(&out.data_, l.name, l.value);
+    if (std::find(names.begin(), names.end(), l.name) == names.end()) {
+      removed = true;
+      continue;
+    }
+    Append(&buf, l.name, l.value);
   }
-  return out;
+  return removed ? Adopt(buf) : *this;
 }
 
-uint64_t Labels::Hash() const { return XXH3_64bits(data_.data(), data_.size()); }
+uint64_t Labels::Hash() const {
+  const std::string_view b = packed();
+  return XXH3_64bits(b.data(), b.size());
+}
 
 uint64_t Labels::HashFor(const std::vector<std::string>& sorted_names, bool without) const {
   XXH3_state_t st;
@@ -229,12 +263,9 @@ std::string_view LabelsBuilder::Get(std::string_view name) const {
 }
 
 Labels LabelsBuilder::Build() const {
-  Labels out;
-  size_t total = 0;
-  for (const auto& [n, v] : pairs_) total += n.size() + v.size() + 4;
-  out.data_.reserve(total);
-  for (const auto& [n, v] : pairs_) Append(&out.data_, n, v);
-  return out;
+  std::string& buf = Scratch();
+  for (const auto& [n, v] : pairs_) Append(&buf, n, v);
+  return Labels::Adopt(buf);
 }
 
 bool IsLegacyMetricName(std::string_view name) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "testing/status_matchers.h"
@@ -43,6 +44,44 @@ TEST(LabelsTest, EqualityAndHashAreConsistent) {
   EXPECT_EQ(a, b);
   EXPECT_EQ(a.Hash(), b.Hash());
   EXPECT_NE(a.Hash(), a.WithoutMetricName().Without({"n1"}).Hash());
+}
+
+// Copies share one buffer (so the head and its callers hold label text once) and stay
+// valid on their own; copies made and dropped on many threads keep the count right (this
+// test is meaningful under ASan/TSan: a miscounted buffer is a use-after-free or a leak).
+TEST(LabelsTest, CopiesShareOneBufferAcrossThreads) {
+  const Labels a{{"__name__", "up"}, {"job", "node"}, {"instance", "host-1:9100"}};
+  Labels b = a;
+  EXPECT_EQ(a.packed().data(), b.packed().data());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.heap_bytes(), b.heap_bytes());
+  EXPECT_GT(a.heap_bytes(), a.packed().size());
+  Labels moved = std::move(b);
+  EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(moved.packed().data(), a.packed().data());
+  // Without a name that is absent shares; removing a present one makes a new buffer.
+  EXPECT_EQ(a.Without({"absent"}).packed().data(), a.packed().data());
+  const Labels no_job = a.Without({"job"});
+  EXPECT_NE(no_job.packed().data(), a.packed().data());
+  EXPECT_EQ(no_job, (Labels{{"__name__", "up"}, {"instance", "host-1:9100"}}));
+
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Labels>> held(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10000; ++i) {
+        held[t].push_back(a);
+        if (held[t].size() > 64) held[t].erase(held[t].begin(), held[t].begin() + 32);
+        Labels c = held[t].back();
+        c = held[t].front();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  held.clear();
+  EXPECT_EQ(a.ToString(), R"({__name__="up", instance="host-1:9100", job="node"})");
+  EXPECT_TRUE(Labels().empty());
+  EXPECT_EQ(Labels().heap_bytes(), 0u);
 }
 
 TEST(LabelsTest, BuilderSetsAndDeletes) {

@@ -1,13 +1,16 @@
 // strata::model labels: the identity of a time series.
 //
 // A Labels value is an immutable set of (name, value) pairs sorted by name with unique
-// names, as Prometheus's labels.Labels. It is stored packed in one buffer
-// (uvarint length + bytes for every name and value, in order), so a label set costs one
-// allocation, copies are one memcpy, equality is one memcmp, and hashing reads contiguous
-// bytes. Thread-safety: a Labels value is immutable and safe to share read-only;
+// names, as Prometheus's labels.Labels. It is stored packed in one immutable, reference-
+// counted buffer (uvarint length + bytes for every name and value, in order): a label set
+// costs one allocation, a copy shares the buffer (one atomic increment, like Go's shared
+// string bytes, so the head and its callers hold label text once), a Labels object is one
+// pointer, equality is one memcmp, and hashing reads contiguous bytes. Thread-safety: a
+// Labels value is immutable; copies may be made and destroyed from any thread.
 // LabelsBuilder is not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -67,6 +70,21 @@ class Labels {
   };
 
   Labels() = default;
+  Labels(const Labels& o) noexcept : rep_(o.rep_) {
+    if (rep_ != nullptr) rep_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  Labels(Labels&& o) noexcept : rep_(std::exchange(o.rep_, nullptr)) {}
+  Labels& operator=(const Labels& o) noexcept {
+    Labels(o).swap(*this);
+    return *this;
+  }
+  Labels& operator=(Labels&& o) noexcept {
+    Labels(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~Labels() { Unref(); }
+  void swap(Labels& o) noexcept { std::swap(rep_, o.rep_); }
+
   // Builds a label set from pairs in any order. Pairs with an empty value are dropped (an
   // empty value means "no such label" in Prometheus); for a repeated name the last wins.
   Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs);
@@ -78,12 +96,15 @@ class Labels {
   // or not sorted by unique names.
   static absl::Status FromPacked(std::string_view packed, Labels* out);
 
-  const_iterator begin() const { return const_iterator(data_.data(), data_.data() + data_.size()); }
-  const_iterator end() const {
-    const char* e = data_.data() + data_.size();
-    return const_iterator(e, e);
+  const_iterator begin() const {
+    const std::string_view b = packed();
+    return const_iterator(b.data(), b.data() + b.size());
   }
-  bool empty() const { return data_.empty(); }
+  const_iterator end() const {
+    const std::string_view b = packed();
+    return const_iterator(b.data() + b.size(), b.data() + b.size());
+  }
+  bool empty() const { return rep_ == nullptr; }
   // Number of pairs; linear in the number of labels.
   size_t size() const;
   // Bytes of label text (names and values), as Prometheus reports label sizes.
@@ -109,18 +130,37 @@ class Labels {
   // Prometheus's text form: {__name__="up", job="a"} with Go-quoted values.
   std::string ToString() const;
 
-  // The packed buffer (uvarint len, bytes) x 2 x size(). Valid while this object lives.
-  std::string_view packed() const { return data_; }
-  size_t heap_bytes() const { return data_.capacity() > 15 ? data_.capacity() + 1 : 0; }
+  // The packed buffer (uvarint len, bytes) x 2 x size(). Valid while this object (or any
+  // copy of it) lives.
+  std::string_view packed() const {
+    return rep_ == nullptr ? std::string_view() : std::string_view(rep_->bytes(), rep_->size);
+  }
+  // Bytes of the shared buffer (header included), or 0 for an empty set. Shared by copies.
+  size_t heap_bytes() const { return rep_ == nullptr ? 0 : sizeof(Rep) + rep_->size; }
 
-  friend bool operator==(const Labels& a, const Labels& b) { return a.data_ == b.data_; }
+  friend bool operator==(const Labels& a, const Labels& b) {
+    return a.rep_ == b.rep_ || a.packed() == b.packed();
+  }
   // Prometheus's labels.Compare: label by label, name then value; a prefix sorts first.
   friend int Compare(const Labels& a, const Labels& b);
   friend bool operator<(const Labels& a, const Labels& b) { return Compare(a, b) < 0; }
 
  private:
   friend class LabelsBuilder;
-  std::string data_;
+  // The shared buffer: a header followed by `size` packed bytes.
+  struct Rep {
+    std::atomic<uint32_t> refs;
+    uint32_t size;
+    const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
+  };
+  // Copies `packed` (non-empty, already validated) into a new buffer; empty gives {}.
+  static Labels Adopt(std::string_view packed);
+  void Unref() noexcept {
+    if (rep_ != nullptr && rep_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) Free(rep_);
+  }
+  static void Free(Rep* rep) noexcept;
+
+  Rep* rep_ = nullptr;  // nullptr: the empty set
 };
 
 // Assembles a label set by setting and deleting names, starting from an optional base set.
