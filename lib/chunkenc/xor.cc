@@ -15,12 +15,9 @@
 //         sample 0's 64 raw bits or the XOR payload of S bits.
 //   3.x:  unchanged by writeByte, cleared by writeBit; every sample after the first writes a
 //         bit, so it is false after samples 1.., unchanged by sample 0.
-// Append (samples 2.., delta-of-delta within 20 bits: nearly every sample) computes the
-// sample's codes without branches on the data, places them after the partial last byte's
-// bits in two 64-bit words, and replaces the stream's tail with a fixed-size append
-// followed by a cut. Samples 0 and 1 and 64-bit dods take AppendSlow, which builds the bits
-// in a 64-bit accumulator over a small stack buffer. No per-sample allocation beyond
-// std::string growth.
+// Each Append builds the sample's bits (<= 145) in a 64-bit accumulator over a small stack
+// buffer, then patches the partial last byte of *buf_ and appends the rest: no per-sample
+// allocation beyond std::string growth.
 //
 // Reader. Position-based: a sample reads 64-bit big-endian words at its bit offset (one load
 // + shift gives >= 57 valid bits) and decodes the delta-of-delta prefix by counting leading
@@ -173,90 +170,6 @@ absl::StatusOr<XorAppender> XorAppender::Resume(std::string* buf, XorOptions opt
 
 void XorAppender::Append(int64_t t, double v) {
   const uint64_t vbits = std::bit_cast<uint64_t>(v);
-  if (num_ < 2) [[unlikely]] return AppendSlow(t, vbits);
-  // Deltas are uint64 as upstream (int64 overflow wraps there).
-  const uint64_t tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
-  const uint64_t udod = tdelta - tdelta_;
-  // Prometheus's bitRange(dod, w): -(2^(w-1) - 1) <= dod <= 2^(w-1), i.e. dod + 2^(w-1) - 1
-  // in 0 .. 2^w - 1. The bucket is chosen with conditional moves, as jittery scrape
-  // timestamps make it irregular.
-  const bool in14 = udod + 8191 < (uint64_t{1} << 14);
-  const bool in17 = udod + 65535 < (uint64_t{1} << 17);
-  const bool in20 = udod + 524287 < (uint64_t{1} << 20);
-  if (!in20 && udod != 0) [[unlikely]] return AppendSlow(t, vbits);  // 64-bit dod
-  // Bucket 0..3: dod 0, 14, 17, 20 bits (in14 implies in17 implies in20). Width, prefix
-  // (0, 10, 110, 1110) and prefix length come from packed tables, not branches.
-  const int k = (udod != 0) + !in14 + !in17;
-  const int width = static_cast<int>((0x14110e00u >> (8 * k)) & 0xff);
-  const uint64_t prefix = (0xe620u >> (4 * k)) & 0xf;
-  const int dlen = k + 1 + width;
-  const uint64_t dcode = (prefix << width) | (udod & ((uint64_t{1} << width) - 1));
-
-  // The value's XOR code (Prometheus xorWrite): `0` if unchanged; `10` + payload in the
-  // previous window; `11` + L(5) + S(6) + payload in a new one. Selected with masks, as
-  // int gauges change irregularly and noisy gauges alternate between the windows.
-  const uint64_t x = vbits ^ v_;
-  // 5-bit field: clamp before the window comparison, as upstream does. The ORs make the
-  // counts branch-free on CPUs without LZCNT/TZCNT and change nothing for x != 0; for x == 0
-  // they only feed values masked off below. A fresh window (leading_ == 0xff) never matches
-  // as lz <= 31.
-  const int lz = std::min(std::countl_zero(x | 1), 31);
-  const int tz = std::countr_zero(x | (uint64_t{1} << 63));
-  const int changed = x != 0;
-  const int new_window = changed & ~(static_cast<int>(lz >= leading_) &
-                                     static_cast<int>(tz >= trailing_));
-  const int keep = new_window - 1;  // all ones when the window is kept
-  const int lead = (leading_ & keep) | (lz & ~keep);
-  const int trail = (trailing_ & keep) | (tz & ~keep);
-  leading_ = static_cast<uint8_t>(lead);
-  trailing_ = static_cast<uint8_t>(trail);
-  const int plen = (64 - lead - trail) & -changed;  // payload bits
-  const int clen = 1 + changed + 11 * new_window;   // control bits: 1, 2 or 13
-  // S = 64 is stored as 0 in the 6-bit field (never ambiguous: S = 0 means x == 0).
-  const uint64_t ctrl_new =
-      (uint64_t{0b11} << 11) | (static_cast<uint64_t>(lz) << 6) | static_cast<uint64_t>(plen & 63);
-  const uint64_t ctrl = (ctrl_new & ~static_cast<uint64_t>(static_cast<int64_t>(keep))) |
-                        ((static_cast<uint64_t>(changed) << 1) &
-                         static_cast<uint64_t>(static_cast<int64_t>(keep)));
-  // The payload's bits at the top of a word (x == 0 gives 0 whatever the shifts).
-  const uint64_t payload = (x >> (trail & 63)) << ((64 - plen) & 63);
-
-  // Bits to write: the partial last byte's `used` bits, dcode + ctrl (<= 37 bits), payload
-  // (<= 64 bits): <= 108 bits, in hi:lo.
-  std::string& buf = *buf_;
-  const int used = static_cast<int>(nbits_ & 7);
-  uint64_t hi = used > 0 ? static_cast<uint64_t>(static_cast<uint8_t>(buf.back())) << 56 : 0;
-  const int u = used + dlen + clen;  // 2..44
-  hi |= ((dcode << clen) | ctrl) << (64 - u);
-  hi |= payload >> u;
-  const uint64_t lo = payload << (64 - u);
-  const int total = u + plen;
-  // The partial byte is rewritten with its new bits; a spare zero byte (2.42's count == 8,
-  // used == 0 then) receives the first new bits.
-  const size_t keep_bytes = kHeaderSize + nbits_ / 8;
-  nbits_ += static_cast<uint64_t>(total - used);
-  // 2.42: a payload of whole bytes ends with writeByte; byte-aligned, that leaves the zero
-  // byte. 3.x: every sample after the first ends with writeBit or an unaligned writeByte.
-  extra_ = opts_.prometheus_2_42 && plen > 0 && plen % 8 == 0 && nbits_ % 8 == 0;
-  // Fixed-size append then cut: no size-dependent copy loop.
-  uint8_t tmp[24];
-  base::StoreBE64(tmp, hi);
-  base::StoreBE64(tmp + 8, lo);
-  base::StoreBE64(tmp + 16, 0);
-  buf.resize(keep_bytes);
-  buf.append(reinterpret_cast<const char*>(tmp), sizeof(tmp));
-  buf.resize(keep_bytes + static_cast<size_t>((total + 7) / 8) + extra_);
-  t_ = t;
-  v_ = vbits;
-  tdelta_ = tdelta;
-  ++num_;
-  char* d = buf.data();
-  d[0] = static_cast<char>(static_cast<uint16_t>(num_) >> 8);
-  d[1] = static_cast<char>(num_ & 0xff);
-}
-
-// Samples 0 and 1 (whole-byte varints) and 64-bit delta-of-deltas: a general bit sink.
-void XorAppender::AppendSlow(int64_t t, uint64_t vbits) {
   std::string& buf = *buf_;
   if (extra_) buf.pop_back();  // the spare zero byte: the first new bits go into it
   const int used = static_cast<int>(nbits_ & 7);

@@ -71,7 +71,6 @@ class XorAppender final {
 
  private:
   XorAppender() = default;
-  void AppendSlow(int64_t t, uint64_t vbits);
 
   std::string* buf_ = nullptr;
   XorOptions opts_;
