@@ -1,6 +1,7 @@
 #!/bin/bash
 # strata-tsdb against promtool 2.42 on a generated OpenMetrics file (values chosen to cover
-# Go's %g formatting: 1e+06, 1e-05, NaN, +Inf, 9.007199254740992e+15, ...):
+# Go's %g formatting: 1e+06, 1e-05, NaN, +Inf, 9.007199254740992e+15, ...; short decimals
+# with millisecond timestamps):
 #  1. `strata-tsdb create-blocks-from openmetrics` and `promtool tsdb create-blocks-from
 #     openmetrics` give blocks whose sorted `promtool tsdb dump` outputs are identical;
 #  2. `strata-tsdb dump` equals `promtool tsdb dump` line for line on promtool's blocks;
@@ -33,6 +34,13 @@ with open('in.om', 'w') as f:
         for i in range(len(vals) * 20):
             v = vals[i % len(vals)] if j == 0 else random.uniform(-1e4, 1e4)
             f.write('m{job="j%d",inst="a\\"b"} %s %d\n' % (j, fmt(v), t + i * 600))
+    # Short decimals and millisecond timestamps: strata's fast decimal path must give
+    # exactly the doubles (and truncated seconds*1000) of promtool's ParseFloat.
+    f.write('# TYPE d gauge\n')
+    for i in range(2000):
+        p = random.choice([0, 1, 2, 3, 6, 9])
+        f.write('d{k="dec"} %.*f %d.%03d\n' % (p, random.uniform(-1e6, 1e6), t + i * 15,
+                                             random.randrange(1000)))
     f.write('# TYPE c_seconds counter\n# UNIT c_seconds seconds\n')
     for i in range(50):
         f.write('c_seconds_total{x="y"} %d %d.5\n' % (i, t + i * 1000))

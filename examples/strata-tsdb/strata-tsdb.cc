@@ -384,17 +384,51 @@ std::string ParseSeriesText(std::string_view text, Labels* out) {
   return "";
 }
 
+// Clinger's fast path for the common plain decimal ("-12.5", "1700000000.123"): with at
+// most 15 digits the digits are an exact double n and 10^k is exact, so n / 10^k is one
+// correctly rounded operation, the same double strtod and Go's ParseFloat return. False for
+// anything else (exponents, more digits, NaN, Inf), which the caller parses in full.
+bool ParseSimpleDecimal(std::string_view s, double* out) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+  uint64_t n = 0;
+  int digits = 0, frac = -1;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (++digits > 15) return false;
+      n = n * 10 + static_cast<uint64_t>(c - '0');
+      if (frac >= 0) ++frac;
+    } else if (c == '.' && frac < 0) {
+      frac = 0;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0) return false;
+  double d = static_cast<double>(n);
+  if (frac > 0) d /= kPow10[frac];
+  *out = neg ? -d : d;
+  return true;
+}
+
 // Value and timestamp (ms) after the series text's space. Returns "" or what is wrong.
 std::string ParseValueAndTime(std::string_view rest, double* v, int64_t* t) {
   const size_t ex = rest.find(" # ");
   if (ex != std::string_view::npos) rest = rest.substr(0, ex);  // exemplar: ignored
   const size_t sp = rest.find(' ');
   std::string_view val = rest.substr(0, sp);
-  if (!ParseGoFloat(val, v)) return "bad value \"" + std::string(val) + "\"";
+  if (!ParseSimpleDecimal(val, v) && !ParseGoFloat(val, v)) {
+    return "bad value \"" + std::string(val) + "\"";
+  }
   if (sp == std::string_view::npos) return "sample without timestamp (backfill needs one)";
   std::string_view ts = rest.substr(sp + 1);
   double sec = 0;
-  if (!ParseGoFloat(ts, &sec) || std::isnan(sec) || std::isinf(sec)) {
+  if (!ParseSimpleDecimal(ts, &sec) &&
+      (!ParseGoFloat(ts, &sec) || std::isnan(sec) || std::isinf(sec))) {
     return "bad timestamp \"" + std::string(ts) + "\"";
   }
   // OpenMetrics timestamps are seconds; Prometheus's parser truncates seconds*1000 (the
