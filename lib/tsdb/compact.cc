@@ -509,6 +509,7 @@ absl::StatusOr<block::BlockMeta> CompactBlocks(
   for (const auto& b : inputs) metas.push_back(b->meta());
   const block::Ulid ulid = opts.ulid.has_value() ? *opts.ulid : block::NewUlid(block::NowUnixMs());
   block::BlockMeta meta = CompactBlockMetas(ulid, metas);
+  if (opts.compaction.has_value()) meta.compaction = *opts.compaction;
 
   block::BlockWriterOptions bopts;
   bopts.segment_size = opts.segment_size;

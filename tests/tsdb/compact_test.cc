@@ -377,6 +377,26 @@ TEST(CompactBlocksTest, TombstonesDropSamplesAndReencodeOnlyCutChunks) {
   EXPECT_NE(std::find(syms.begin(), syms.end(), "gone"), syms.end());
 }
 
+TEST(CompactBlocksTest, CompactionSectionCanBeGivenUpFront) {
+  testing::TempDir tmp;
+  auto b = WriteBlock(tmp.path(), {{L("m", 0), Range(0, kHour, 15000, 0)}}, 0, 2 * kHour);
+  CompactOptions o;
+  o.ulid = block::NewUlid(5);
+  block::BlockMetaCompaction c;
+  c.level = 1;
+  c.sources = {*o.ulid};
+  c.parents = {{b->meta().ulid, 0, 2 * kHour}};
+  o.compaction = c;
+  std::vector<std::shared_ptr<block::Block>> in = {b};
+  STRATA_ASSERT_OK_AND_ASSIGN(block::BlockMeta m,
+                              CompactBlocks(*base::DefaultFileSystem(), in, tmp.path(), o));
+  EXPECT_EQ(m.ulid, *o.ulid);
+  EXPECT_EQ(m.compaction, c);
+  auto out = Open(tmp.path(), m);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(out->meta().compaction, c);  // on disk as given, written before the rename
+}
+
 TEST(CompactBlocksTest, EverythingDeletedWritesNoBlock) {
   testing::TempDir tmp;
   base::FileSystem& fs = *base::DefaultFileSystem();

@@ -84,6 +84,11 @@ struct CompactOptions {
   uint64_t segment_size = block::kDefaultSegmentSize;
   // The output's id. Unset: a new ULID for the current time.
   std::optional<block::Ulid> ulid;
+  // meta.json's compaction section, replacing CompactBlockMetas' (e.g. CleanTombstones's
+  // rewrite of one block: level 1, sources = the new ULID given in `ulid`, parents = the old
+  // block, as 2.42's LeveledCompactor.Write). It is written before the rename, so no crash
+  // can leave the block with another section.
+  std::optional<block::BlockMetaCompaction> compaction;
 };
 
 // Merges `inputs` (at least one; any order is kept for `parents`) into one new block in
