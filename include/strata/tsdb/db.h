@@ -23,8 +23,9 @@
 // (retention_bytes) counts the blocks and the WAL, as Prometheus 2.42 does.
 //
 // Thread-safety: DB is thread-safe. Queries and appends may run concurrently with each
-// other; Compact() and Close() serialise on the DB mutex. A querier pins the blocks it reads
-// (shared_ptr), so a block deleted by retention stays readable until the querier is closed.
+// other; Compact(), Delete(), CleanTombstones(), Snapshot() and Close() serialise on the DB
+// mutex. A querier pins the blocks it reads (shared_ptr), so a block deleted by retention
+// stays readable until the querier is closed.
 #pragma once
 
 #include <cstdint>
