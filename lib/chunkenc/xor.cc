@@ -418,9 +418,9 @@ constexpr uint8_t kDodCodeLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 16, 16, 16, 16, 20,
 //
 // Per sample: one load gives >= 57 bits, enough for any delta-of-delta code but the 64-bit
 // one (<= 24 bits) plus the value's control bits (<= 13); a changed value costs one more
-// load for its payload. The only data-dependent branch is "value changed", which follows
-// the series' shape; the dod width and the value window are selected arithmetically, as
-// jittery scrape timestamps and noisy gauges make them irregular.
+// load for its payload. The only frequent data-dependent branch is "value changed", which
+// follows the series' shape; the dod width and the value window are selected arithmetically,
+// as jittery scrape timestamps and noisy gauges make them irregular.
 template <bool kTail>
 [[gnu::always_inline]] inline int DecodeLoop(const uint8_t* p, size_t base_bits, size_t limit,
                                              int n, int want, DecodeState* st, int64_t* bt,
