@@ -18,6 +18,7 @@
 
 #include "strata/tsdb/block/tombstones.h"
 #include "strata/tsdb/db.h"
+#include "strata/tsdb/head.h"
 #include "strata/tsdb/head_wal.h"
 #include "strata/tsdb/record/record.h"
 #include "strata/tsdb/wal/checkpoint.h"
@@ -200,6 +201,48 @@ TEST(IntervalsTest, TruncateBeforeDropsWhollyOlderIntervalsOnly) {
   EXPECT_THAT(ts.Get(1), ElementsAre(block::Interval{20, 30}));
   ts.DeleteSeries(1);
   EXPECT_TRUE(ts.empty());
+}
+
+TEST(HeadTombstonesTest, ReplaySkipsObsoleteIntervalsAndUnknownRefs) {
+  // Prometheus's loadWAL: an interval ending before the minimum valid time is dropped, one
+  // of a ref never logged is counted as unknown.
+  Head h;
+  const record::RefSeries series[] = {{1, Series(0)}};
+  STRATA_ASSERT_OK(h.ReplaySeries(series));
+  const record::RefSample samples[] = {{1, 100, 1}, {1, 200, 2}};
+  STRATA_ASSERT_OK(h.ReplaySamples(samples));
+  STRATA_ASSERT_OK(h.Truncate(100));
+  const record::RefTombstone stones[] = {{1, 0, 50}, {1, 150, 250}, {7, 0, 300}};
+  STRATA_ASSERT_OK(h.ReplayTombstones(stones));
+  const block::Tombstones ts = h.TombstonesSnapshot();
+  EXPECT_THAT(ts.Get(1), ElementsAre(block::Interval{150, 250}));
+  EXPECT_EQ(ts.NumIntervals(), 1u);
+  EXPECT_EQ(h.replay_unknown_refs(), 1u);
+  SeriesMap got = QueryAll(h);
+  EXPECT_THAT(got[Series(0).ToString()], ElementsAre(model::Sample{100, 1}));
+}
+
+// A sink that logs samples but has no tombstone support (the WalSink default).
+class SamplesOnlySink final : public WalSink {
+ public:
+  absl::Status Log(std::span<const record::RefSeries>,
+                   std::span<const record::RefSample>) override {
+    return absl::OkStatus();
+  }
+};
+
+TEST(HeadTombstonesTest, DeleteFailsWithoutApplyingWhenTheSinkCannotLogTombstones) {
+  SamplesOnlySink sink;
+  HeadOptions opts;
+  opts.wal = &sink;
+  Head h(opts);
+  auto app = h.NewAppender();
+  ASSERT_TRUE(app->Append(0, Series(0), 10, 1).ok());
+  STRATA_ASSERT_OK(app->Commit());
+  EXPECT_THAT(h.Delete(0, 100, {Eq("i", "0")}),
+              StatusIs(absl::StatusCode::kUnimplemented, ::testing::HasSubstr("tombstones")));
+  EXPECT_TRUE(h.TombstonesSnapshot().empty());
+  EXPECT_EQ(QueryAll(h)[Series(0).ToString()].size(), 1u);
 }
 
 TEST(DBDeleteTest, HeadDeleteHidesSamplesAndIsReplayedFromWal) {
