@@ -416,9 +416,9 @@ constexpr uint8_t kDodCodeLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 16, 16, 16, 16, 20,
 // otherwise samples starting before bit `limit`, which cannot overrun the stream. Returns
 // the new batch size; on corrupt data fills *fail and stops.
 //
-// Per sample: one load gives >= 57 bits, enough for any delta-of-delta code but the 64-bit
-// one (<= 24 bits) plus the value's control bits (<= 13); a changed value costs one more
-// load for its payload. The only frequent data-dependent branch is "value changed", which
+// Per sample: at most one load gives >= 57 bits, enough for any delta-of-delta code but the
+// 64-bit one (<= 24 bits) plus the value's control bits (<= 13); a changed value costs one
+// more load for its payload. The only frequent data-dependent branch is "value changed", which
 // follows the series' shape; the dod width and the value window are selected arithmetically,
 // as jittery scrape timestamps and noisy gauges make them irregular.
 template <bool kTail>
@@ -437,12 +437,22 @@ template <bool kTail>
   int64_t* const te = bt + want;
   double* const ve = bv + want;
   ptrdiff_t i = n - want;
+  // w holds the stream from bit `pos` on; its first `avail` bits are valid. A sample starts
+  // with >= 37 valid bits (any dod code but the 64-bit one, plus the value's control bits),
+  // so runs of unchanged values decode by shifting w, without a load in the dependency
+  // chain from one sample's position to the next; a changed value (whose payload needs a
+  // load anyway) sets avail to 0.
+  uint64_t w = 0;
+  int avail = 0;
   for (; i < 0; ++i) {
     if constexpr (!kTail) {
       if (pos >= lim) break;
     }
     const size_t start = pos;
-    uint64_t w = LoadBits(p, pos);
+    if (avail < 37) {
+      w = LoadBits(p, pos);
+      avail = 64 - static_cast<int>(pos & 7);
+    }
     // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. The top
     // four bits index the prefix length, the field's shift and the code length.
     const unsigned idx = static_cast<unsigned>(w >> 60);
@@ -458,15 +468,19 @@ template <bool kTail>
                 static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
       const int c = kDodCodeLen[idx];
       w <<= c;
+      avail -= c;
       pos += static_cast<size_t>(c);
     } else {
       tdelta += LoadN(p, pos + 4, 64);
       pos += 68;
       w = LoadBits(p, pos);
+      avail = 64 - static_cast<int>(pos & 7);
     }
     t += tdelta;
     if (static_cast<int64_t>(w) >= 0) {  // `0`: value unchanged
       pos += 1;
+      w <<= 1;
+      avail -= 1;
     } else {
       // `10`: the previous window; `11` + L(5) + S(6): a new one.
       const int new_window = static_cast<int>((w >> 62) & 1);
@@ -487,6 +501,7 @@ template <bool kTail>
       const size_t payload = pos + 2 + static_cast<size_t>(11 & ~keep);
       v ^= LoadN(p, payload, mbits) << trailing;
       pos = payload + static_cast<size_t>(mbits);
+      avail = 0;
     }
     if constexpr (kTail) {
       if (pos > lim) [[unlikely]] {
