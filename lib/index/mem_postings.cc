@@ -6,6 +6,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "base/mutex.h"
 #include "strata/base/status.h"
 
@@ -13,8 +14,21 @@ namespace strata::index {
 
 namespace {
 
-using List = std::vector<SeriesRef>;
-using ValueMap = absl::flat_hash_map<std::string, List>;
+// Most values of high-cardinality labels (ids, pod names) have one series: one ref inline.
+using List = absl::InlinedVector<SeriesRef, 1>;
+
+// A value's list. The map key is a view into `owner`, the label set of the series that first
+// had the value: the value's text is held once, in the series' shared label buffer (as in
+// Prometheus, whose postings keys share the series' string bytes), not copied per value.
+struct ValueEntry {
+  List refs;
+  model::Labels owner;
+};
+using ValueMap = absl::flat_hash_map<absl::string_view, ValueEntry>;
+
+std::vector<SeriesRef> ToVector(const List& l) {
+  return std::vector<SeriesRef>(l.begin(), l.end());
+}
 
 void InsertSorted(List& l, SeriesRef ref) {
   // Head refs are handed out in increasing order, so appending is the common case.
@@ -43,10 +57,13 @@ MemPostings::~MemPostings() = default;
 void MemPostings::Add(SeriesRef ref, const model::Labels& lset) {
   base::MutexLock l(&impl_->mu);
   auto& m = impl_->m;
-  InsertSorted(m[""][""], ref);
+  InsertSorted(m[""][""].refs, ref);
   for (const model::Label& lbl : lset) {
     auto& values = m[base::ToAbsl(lbl.name)];
-    InsertSorted(values[base::ToAbsl(lbl.value)], ref);
+    // lbl.value views lset's buffer, which `owner` keeps alive with the entry.
+    auto [it, inserted] = values.try_emplace(base::ToAbsl(lbl.value));
+    if (inserted) it->second.owner = lset;
+    InsertSorted(it->second.refs, ref);
   }
 }
 
@@ -56,7 +73,8 @@ void MemPostings::Delete(std::span<const std::pair<SeriesRef, model::Labels>> se
   dead.reserve(series.size());
   for (const auto& [ref, lset] : series) dead.insert(ref);
   auto drop = [&dead](List& l) {
-    std::erase_if(l, [&dead](SeriesRef r) { return dead.contains(r); });
+    l.erase(std::remove_if(l.begin(), l.end(), [&dead](SeriesRef r) { return dead.contains(r); }),
+            l.end());
     l.shrink_to_fit();
   };
 
@@ -71,8 +89,8 @@ void MemPostings::Delete(std::span<const std::pair<SeriesRef, model::Labels>> se
       if (nit == m.end()) continue;
       auto vit = nit->second.find(base::ToAbsl(lbl.value));
       if (vit == nit->second.end()) continue;
-      drop(vit->second);
-      if (vit->second.empty()) nit->second.erase(vit);
+      drop(vit->second.refs);
+      if (vit->second.refs.empty()) nit->second.erase(vit);
       if (nit->second.empty()) m.erase(nit);
     }
   }
@@ -80,8 +98,8 @@ void MemPostings::Delete(std::span<const std::pair<SeriesRef, model::Labels>> se
   if (ait != m.end()) {
     auto vit = ait->second.find("");
     if (vit != ait->second.end()) {
-      drop(vit->second);
-      if (vit->second.empty()) m.erase(ait);
+      drop(vit->second.refs);
+      if (vit->second.refs.empty()) m.erase(ait);
     }
   }
 }
@@ -93,7 +111,7 @@ std::unique_ptr<Postings> MemPostings::Get(std::string_view name,
   if (nit == impl_->m.end()) return EmptyPostings();
   auto vit = nit->second.find(base::ToAbsl(value));
   if (vit == nit->second.end()) return EmptyPostings();
-  return std::make_unique<ListPostings>(vit->second);
+  return std::make_unique<ListPostings>(ToVector(vit->second.refs));
 }
 
 std::unique_ptr<Postings> MemPostings::GetMany(std::string_view name,
@@ -105,7 +123,9 @@ std::unique_ptr<Postings> MemPostings::GetMany(std::string_view name,
     if (nit == impl_->m.end()) return EmptyPostings();
     for (const std::string& v : values) {
       auto vit = nit->second.find(v);
-      if (vit != nit->second.end()) its.push_back(std::make_unique<ListPostings>(vit->second));
+      if (vit != nit->second.end()) {
+        its.push_back(std::make_unique<ListPostings>(ToVector(vit->second.refs)));
+      }
     }
   }
   return Merge(std::move(its));
@@ -119,10 +139,10 @@ std::unique_ptr<Postings> MemPostings::GetMatching(
     base::ReaderMutexLock l(&impl_->mu);
     auto nit = impl_->m.find(base::ToAbsl(name));
     if (nit != impl_->m.end()) {
-      for (const auto& [v, list] : nit->second) {
-        const std::string_view sv(v);
+      for (const auto& [v, entry] : nit->second) {
+        const std::string_view sv = base::ToStd(v);
         if (!sv.starts_with(prefix) || !match(sv)) continue;
-        its.push_back(std::make_unique<ListPostings>(list));
+        its.push_back(std::make_unique<ListPostings>(ToVector(entry.refs)));
       }
     }
   }
@@ -150,7 +170,7 @@ std::vector<std::string> MemPostings::LabelValues(std::string_view name) const {
     auto nit = impl_->m.find(base::ToAbsl(name));
     if (nit == impl_->m.end()) return out;
     out.reserve(nit->second.size());
-    for (const auto& [v, list] : nit->second) out.push_back(v);
+    for (const auto& [v, entry] : nit->second) out.emplace_back(v);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -161,7 +181,7 @@ size_t MemPostings::NumSeries() const {
   auto nit = impl_->m.find("");
   if (nit == impl_->m.end()) return 0;
   auto vit = nit->second.find("");
-  return vit == nit->second.end() ? 0 : vit->second.size();
+  return vit == nit->second.end() ? 0 : vit->second.refs.size();
 }
 
 size_t MemPostings::ApproxHeapBytes() const {
@@ -169,9 +189,10 @@ size_t MemPostings::ApproxHeapBytes() const {
   size_t total = impl_->m.capacity() * (sizeof(std::string) + sizeof(ValueMap) + 1);
   for (const auto& [name, values] : impl_->m) {
     total += StringHeap(name);
-    total += values.capacity() * (sizeof(std::string) + sizeof(List) + 1);
-    for (const auto& [v, list] : values) {
-      total += StringHeap(v) + list.capacity() * sizeof(SeriesRef);
+    total += values.capacity() * (sizeof(absl::string_view) + sizeof(ValueEntry) + 1);
+    // Value text lives in the series' label buffers, counted with the series.
+    for (const auto& [v, entry] : values) {
+      if (entry.refs.capacity() > 1) total += entry.refs.capacity() * sizeof(SeriesRef);
     }
   }
   return total;

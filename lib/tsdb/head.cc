@@ -296,10 +296,12 @@ void Head::Impl::CutLocked(MemSeries* s, int64_t t) {
     c.mint = s->head_mint;
     c.maxt = s->head_maxt;
     c.size = static_cast<uint32_t>(s->head_bytes.size());
-    // Exact-size copy: the open chunk's buffer keeps its capacity for the next chunk.
+    // Exact-size copy; the open chunk's buffer is released and regrows in small steps (see
+    // AppendLocked), so an idle series does not keep a full chunk's capacity around.
     c.data = std::make_unique_for_overwrite<char[]>(c.size);
     std::memcpy(c.data.get(), s->head_bytes.data(), c.size);
     s->chunks.push_back(std::move(c));
+    std::string().swap(s->head_bytes);
   }
   if (had_samples || !s->has_head) num_chunks.fetch_add(1, std::memory_order_relaxed);
   s->app = chunkenc::XorAppender(&s->head_bytes, opts.xor_options);
@@ -323,6 +325,10 @@ bool Head::Impl::AppendLocked(MemSeries* s, int64_t t, double v) {
   }
   // Twice the target means the rate rose after the prediction: cut conservatively.
   if (t >= s->next_at || n >= opts.samples_per_chunk * 2) CutLocked(s, t);
+  // Grow the open chunk by a quarter instead of std::string's doubling, which would leave up
+  // to half of every series' open chunk unused (a sample takes at most 20 bytes).
+  std::string& b = s->head_bytes;
+  if (b.capacity() - b.size() < 24) b.reserve(b.size() + b.size() / 4 + 32);
   s->app.Append(t, v);
   s->head_maxt = t;
   return true;
