@@ -96,21 +96,24 @@ absl::Status SnapshotBlock(base::FileSystem& fs, const block::Block& b, const st
 
 // Writes block `b` without its tombstoned samples as a new block under `parent` with the
 // same time range (CompactBlocks with `b` as the only input: chunks untouched by tombstones
-// are copied verbatim, cut ones re-encoded), then gives it the meta Prometheus 2.42's
+// are copied verbatim, cut ones re-encoded) and the meta Prometheus 2.42's
 // LeveledCompactor.Write(dest, b, mint, maxt, parent) writes: level 1, sources = the new
-// block, parents = `b`. Returns nullopt (writing nothing) when no sample is left.
+// block, parents = `b`. meta.json is final before the block is renamed into place, so a
+// crash leaves either no new block or this one, whose parent Open then deletes. Returns
+// nullopt (writing nothing) when no sample is left.
 absl::StatusOr<std::optional<block::BlockMeta>> RewriteWithoutTombstones(
     base::FileSystem& fs, const std::shared_ptr<block::Block>& b, const std::string& parent) {
-  const std::shared_ptr<block::Block> inputs[1] = {b};
-  STRATA_ASSIGN_OR_RETURN(block::BlockMeta m, CompactBlocks(fs, inputs, parent));
-  if (m.stats.num_samples == 0) return std::optional<block::BlockMeta>();
   const block::BlockMeta& old = b->meta();
-  m.compaction.level = 1;
-  m.compaction.sources = {m.ulid};
-  m.compaction.parents = {{old.ulid, old.min_time, old.max_time}};
-  // Replaced atomically; a crash before this leaves CompactBlocks' meta, which also names
-  // `b` as parent, so Open still deletes the old block.
-  STRATA_RETURN_IF_ERROR(block::WriteMeta(fs, base::JoinPath(parent, m.ulid.ToString()), m));
+  CompactOptions copts;
+  copts.ulid = block::NewUlid(block::NowUnixMs());
+  block::BlockMetaCompaction c;
+  c.level = 1;
+  c.sources = {*copts.ulid};
+  c.parents = {{old.ulid, old.min_time, old.max_time}};
+  copts.compaction = std::move(c);
+  const std::shared_ptr<block::Block> inputs[1] = {b};
+  STRATA_ASSIGN_OR_RETURN(block::BlockMeta m, CompactBlocks(fs, inputs, parent, copts));
+  if (m.stats.num_samples == 0) return std::optional<block::BlockMeta>();
   return std::optional<block::BlockMeta>(std::move(m));
 }
 
