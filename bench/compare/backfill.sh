@@ -190,11 +190,17 @@ PY
     sleep 0.1
   done
   t0=$(date +%s.%N)
-  curl -sf --data-binary @"$work/vm.prom" "http://127.0.0.1:$port/api/v1/import/prometheus"
-  curl -sf "http://127.0.0.1:$port/internal/force_flush" >/dev/null
-  t1=$(date +%s.%N)
-  v_wall=$(python3 -c "print('%.2f' % ($t1 - $t0))")
-  v_rss=$(awk '/VmHWM/ {print $2}' "/proc/$vmpid/status")
+  # -T streams the file (--data-binary @FILE would load all of it into curl's memory).
+  if curl -sf -X POST -T "$work/vm.prom" "http://127.0.0.1:$port/api/v1/import/prometheus" &&
+     curl -sf "http://127.0.0.1:$port/internal/force_flush" >/dev/null; then
+    t1=$(date +%s.%N)
+    v_wall=$(python3 -c "print('%.2f' % ($t1 - $t0))")
+    v_rss=$(awk '/VmHWM/ {print $2}' "/proc/$vmpid/status")
+    v_series=$(curl -sf "http://127.0.0.1:$port/api/v1/series/count" || echo '?')
+    echo "victoria-metrics: /api/v1/series/count after the import: $v_series"
+  else
+    echo "victoria-metrics import failed; log: $(tail -3 "$work/vm.log")"
+  fi
   kill "$vmpid"; wait "$vmpid" 2>/dev/null || true; vmpid=
   v_disk=$(du -sb "$work/vm" | cut -f1)
   rm -f "$work/vm.prom"
