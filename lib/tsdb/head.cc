@@ -104,12 +104,15 @@ struct Head::Impl {
   // A lock stripe. Stripe locks never nest; a stripe lock is taken before a series' mu, and
   // visibility_mu before both.
   struct Stripe {
-    base::Mutex mu;
+    SpinSharedMutex mu;
     absl::flat_hash_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<uint64_t, MemSeries*> by_hash ABSL_GUARDED_BY(mu);
   };
 
-  Stripe& ForRef(SeriesRef ref) const { return stripes[ref & mask]; }
+  // Runs of 64 consecutive refs share a stripe: refs are handed out in creation order, so
+  // the series of one scrape target (or one bench shard) append under a few stripes whose
+  // lock and map stay in cache, instead of touching a cold stripe per sample.
+  Stripe& ForRef(SeriesRef ref) const { return stripes[(ref >> 6) & mask]; }
   Stripe& ForHash(uint64_t h) const { return stripes[h & mask]; }
 
   // The live series `ref`, or null. Increments its pending count when `pend`; sets *newer
@@ -194,7 +197,7 @@ MemSeries* Head::Impl::FindInChain(Stripe& hs, uint64_t hash, const Labels& lset
 
 MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend, int64_t t, bool* newer) {
   Stripe& st = ForRef(ref);
-  base::ReaderMutexLock l(&st.mu);
+  SpinReaderLock l(&st.mu);
   auto it = st.by_ref.find(ref);
   if (it == st.by_ref.end()) return nullptr;
   MemSeries* s = it->second.get();
@@ -211,7 +214,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   *created = false;
   Stripe& hs = ForHash(hash);
   {
-    base::ReaderMutexLock l(&hs.mu);
+    SpinReaderLock l(&hs.mu);
     if (MemSeries* s = FindInChain(hs, hash, lset); s != nullptr) {
       // Series in a hash chain are never marked removed: GC unlinks them under hs.mu.
       if (pend) {
@@ -224,7 +227,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   MemSeries* s = nullptr;
   std::unique_ptr<MemSeries> owned;
   {
-    base::MutexLock l(&hs.mu);
+    SpinWriterLock l(&hs.mu);
     if (MemSeries* found = FindInChain(hs, hash, lset); found != nullptr) {
       if (pend) {
         SpinMutexLock sl(&found->mu);
@@ -258,7 +261,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
   bool clash = false;
   {
     Stripe& rs = ForRef(ref);
-    base::MutexLock l(&rs.mu);
+    SpinWriterLock l(&rs.mu);
     auto [it, inserted] = rs.by_ref.try_emplace(ref, std::move(owned));
     clash = !inserted;
   }
@@ -266,7 +269,7 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
     // Only replay passes refs; a ref logged for two different label sets is corrupt input.
     // Unlink the new series again.
     {
-      base::MutexLock l(&hs.mu);
+      SpinWriterLock l(&hs.mu);
       auto it = hs.by_hash.find(hash);
       MemSeries** pp = &it->second;
       while (*pp != s) pp = &(*pp)->hash_next;
@@ -678,7 +681,7 @@ class HeadQuerier final : public storage::Querier {
       base::MutexLock vis(&h_->visibility_mu);
       for (SeriesRef ref : refs) {
         Head::Impl::Stripe& rs = h_->ForRef(ref);
-        base::ReaderMutexLock l(&rs.mu);
+        SpinReaderLock l(&rs.mu);
         auto it = rs.by_ref.find(ref);
         if (it == rs.by_ref.end()) continue;  // removed by GC since the postings lookup
         MemSeries* s = it->second.get();
@@ -760,7 +763,7 @@ class HeadQuerier final : public storage::Querier {
   void ForLabels(const std::vector<SeriesRef>& refs, Fn fn) {
     for (SeriesRef ref : refs) {
       Head::Impl::Stripe& rs = h_->ForRef(ref);
-      base::ReaderMutexLock l(&rs.mu);
+      SpinReaderLock l(&rs.mu);
       auto it = rs.by_ref.find(ref);
       if (it == rs.by_ref.end()) continue;
       fn(it->second->lset);
@@ -801,7 +804,7 @@ absl::Status Head::Truncate(int64_t mint) {
     Impl::Stripe& hs = h.stripes[i];
     dead.clear();
     {
-      base::MutexLock l(&hs.mu);
+      SpinWriterLock l(&hs.mu);
       for (auto it = hs.by_hash.begin(); it != hs.by_hash.end();) {
         MemSeries** pp = &it->second;
         while (*pp != nullptr) {
@@ -850,7 +853,7 @@ absl::Status Head::Truncate(int64_t mint) {
       Impl::Stripe& rs = h.ForRef(s->ref);
       std::unique_ptr<MemSeries> owned;
       {
-        base::MutexLock rl(&rs.mu);
+        SpinWriterLock rl(&rs.mu);
         auto node = rs.by_ref.extract(s->ref);
         owned = std::move(node.mapped());
       }
@@ -983,7 +986,7 @@ absl::Status Head::Delete(int64_t mint, int64_t maxt,
   while ((*p)->Next()) {
     const SeriesRef ref = (*p)->At();
     Impl::Stripe& st = h.ForRef(ref);
-    base::ReaderMutexLock l(&st.mu);
+    SpinReaderLock l(&st.mu);
     auto it = st.by_ref.find(ref);
     if (it == st.by_ref.end()) continue;  // removed by Truncate since the postings lookup
     MemSeries* s = it->second.get();
@@ -1037,7 +1040,7 @@ void Head::ForEachSeries(const std::function<void(model::SeriesRef, const model:
   std::vector<HeadChunkView> views;
   for (uint64_t i = 0; i <= impl_->mask; ++i) {
     Impl::Stripe& rs = impl_->stripes[i];
-    base::ReaderMutexLock l(&rs.mu);
+    SpinReaderLock l(&rs.mu);
     for (const auto& [ref, s] : rs.by_ref) {
       SpinMutexLock sl(&s->mu);
       if (s->removed) continue;
