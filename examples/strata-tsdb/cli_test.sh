@@ -104,6 +104,9 @@ cmp -s ooo.txt <(sort want_ooo.txt) || { echo "FAIL: out-of-order input"; diff o
 printf 'm 1\n# EOF\n' > bad.om
 if "$TOOL" create-blocks-from openmetrics bad.om badout 2> err.txt; then echo "FAIL: accepted bad input"; exit 1; fi
 grep -q 'bad.om:1: sample without timestamp' err.txt || { echo "FAIL: message: $(cat err.txt)"; exit 1; }
+printf 'm{a="b" c="d"} 1 1\n# EOF\n' > badname.om
+if "$TOOL" create-blocks-from openmetrics badname.om badout 2> err.txt; then echo "FAIL: accepted a bad label name"; exit 1; fi
+grep -q 'badname.om:1: invalid label name' err.txt || { echo "FAIL: message: $(cat err.txt)"; exit 1; }
 if "$TOOL" dump prom --match 'm{' 2> err.txt; then echo "FAIL: accepted bad selector"; exit 1; fi
 grep -q -- '--match' err.txt || { echo "FAIL: message: $(cat err.txt)"; exit 1; }
 if "$TOOL" dump "$T/missing" 2> err.txt; then echo "FAIL: dumped a missing dir"; exit 1; fi

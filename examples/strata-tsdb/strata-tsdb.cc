@@ -346,10 +346,25 @@ size_t SeriesTextEnd(std::string_view line, std::string* err) {
   return i;
 }
 
+// Prometheus's name syntax: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names without ':'.
+bool ValidName(std::string_view n, bool metric) {
+  if (n.empty()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const char c = n[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                    (metric && c == ':') || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Parses the series text (from SeriesTextEnd) into labels.
 std::string ParseSeriesText(std::string_view text, Labels* out) {
   size_t i = 0;
   while (i < text.size() && text[i] != '{') ++i;
+  if (!ValidName(text.substr(0, i), true)) {
+    return "invalid metric name \"" + std::string(text.substr(0, i)) + "\"";
+  }
   std::vector<std::pair<std::string, std::string>> pairs;
   pairs.emplace_back("__name__", std::string(text.substr(0, i)));
   if (i < text.size()) {
@@ -359,7 +374,7 @@ std::string ParseSeriesText(std::string_view text, Labels* out) {
       while (j < text.size() && text[j] != '=') ++j;
       if (j + 1 >= text.size() || text[j + 1] != '"') return "expected =\" after label name";
       std::string lname(text.substr(i, j - i));
-      if (lname.empty()) return "empty label name";
+      if (!ValidName(lname, false)) return "invalid label name \"" + lname + "\"";
       for (const auto& [n, v] : pairs) {
         if (n == lname) return "duplicate label name \"" + lname + "\"";
       }
