@@ -1519,15 +1519,25 @@ absl::StatusOr<Matrix> Evaluator::EvalInfo(const Call& c, const Range& r) {
 
 // Vector matching signature (upstream signatureFunc): on(...) hashes only those labels,
 // ignoring(...) all but those and __name__.
+// Matching signatures, memoised per label buffer: the samples of every step are copies of
+// the operand matrices' series labels, which share their series' buffer and live for the
+// whole evaluation, so a series' signature is hashed once instead of once per step.
 struct Signer {
   bool on;
   std::vector<std::string> names;
+  mutable absl::flat_hash_map<const char*, uint64_t> memo;
   Signer(const parser::VectorMatching& m) : on(m.on) {
     names = m.matching_labels;
     if (!on) names.push_back(std::string(model::kMetricName));
     names = Sorted(std::move(names));
   }
-  uint64_t operator()(const model::Labels& l) const { return l.HashFor(names, !on); }
+  uint64_t operator()(const model::Labels& l) const {
+    const char* key = l.packed().data();
+    if (key == nullptr) return l.HashFor(names, !on);
+    auto [it, inserted] = memo.try_emplace(key, 0);
+    if (inserted) it->second = l.HashFor(names, !on);
+    return it->second;
+  }
 };
 
 absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r) {
@@ -1599,6 +1609,13 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
   absl::flat_hash_map<uint64_t, std::vector<uint64_t>> matched;
   absl::flat_hash_set<uint64_t> sigs;
   std::vector<std::string> include = Sorted(m.include);
+  // resultMetric memoised per (left, right) series pair, keyed by their label buffers as in
+  // Signer: the result labels depend only on the pair, not on the step.
+  struct ResultMetric {
+    model::Labels metric;
+    uint64_t hash;
+  };
+  absl::flat_hash_map<std::pair<const char*, const char*>, ResultMetric> result_memo;
   for (int64_t i = 0; i < r.n(); ++i) {
     const int64_t ts = r.At(i);
     if ((i & 255) == 0) STRATA_RETURN_IF_ERROR(CheckDeadline());
@@ -1681,32 +1698,38 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
           } else if (!keep) {
             continue;
           }
-          // resultMetric.
-          model::LabelsBuilder lb(l.metric);
           Sample res{{}, ts, v, l.drop_name};
           const bool drop = DropsName(op, compat()) || b.return_bool;
-          if (drop && compat()) lb.Del(model::kMetricName);
-          if (m.card == Cardinality::kOneToOne) {
-            if (m.on) {
-              model::LabelsBuilder k2;
-              for (const auto& name : m.matching_labels) {
-                const std::string_view val = l.metric.Get(name);
-                if (!val.empty()) k2.Set(name, val);
+          auto [rit, rnew] = result_memo.try_emplace(
+              std::make_pair(l.metric.packed().data(), rsm.metric.packed().data()));
+          if (rnew) {
+            // resultMetric.
+            model::LabelsBuilder lb(l.metric);
+            if (drop && compat()) lb.Del(model::kMetricName);
+            if (m.card == Cardinality::kOneToOne) {
+              if (m.on) {
+                model::LabelsBuilder k2;
+                for (const auto& name : m.matching_labels) {
+                  const std::string_view val = l.metric.Get(name);
+                  if (!val.empty()) k2.Set(name, val);
+                }
+                lb = k2;
+              } else {
+                for (const auto& name : m.matching_labels) lb.Del(name);
               }
-              lb = k2;
-            } else {
-              for (const auto& name : m.matching_labels) lb.Del(name);
             }
-          }
-          for (const auto& name : m.include) {
-            const std::string_view val = rsm.metric.Get(name);
-            if (!val.empty()) {
-              lb.Set(name, val);
-            } else {
-              lb.Del(name);
+            for (const auto& name : m.include) {
+              const std::string_view val = rsm.metric.Get(name);
+              if (!val.empty()) {
+                lb.Set(name, val);
+              } else {
+                lb.Del(name);
+              }
             }
+            rit->second.metric = lb.Build();
+            rit->second.hash = rit->second.metric.Hash();
           }
-          res.metric = lb.Build();
+          res.metric = rit->second.metric;
           if (drop && !compat()) res.drop_name = true;
           auto [mit, mins] = matched.try_emplace(h);
           if (m.card == Cardinality::kOneToOne) {
@@ -1716,7 +1739,7 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
                   "(group_left/group_right)");
             }
           } else {
-            const uint64_t ins_sig = res.metric.Hash();
+            const uint64_t ins_sig = rit->second.hash;
             if (std::find(mit->second.begin(), mit->second.end(), ins_sig) != mit->second.end()) {
               return Invalid(
                   "multiple matches for matching labels: grouping labels must ensure unique "
