@@ -1777,6 +1777,72 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
   return res;
 }
 
+// topk/bottomk exactly as upstream selects and orders them, ties included: a Go
+// container/heap of at most k members with the weakest on top (NaN weakest), fed in input
+// order, an element replacing the top only when strictly stronger; then the heap array is
+// sorted strongest first by sort.Sort, which for up to 12 elements is Go's (stable)
+// insertion sort. Longer results are stable-sorted, so only their order among equal values
+// may differ from Go's pdqsort.
+std::vector<size_t> TopK(const std::vector<size_t>& members, const std::vector<double>& vals,
+                         size_t k, bool top) {
+  std::vector<size_t> h;
+  h.reserve(std::min(k, members.size()));
+  // Heap order: less(i, j) means h[i] is weaker, so it belongs nearer the top.
+  auto less = [&](size_t i, size_t j) {
+    const double a1 = vals[h[i]], b1 = vals[h[j]];
+    if (std::isnan(a1)) return true;
+    return top ? a1 < b1 : a1 > b1;
+  };
+  auto up = [&](size_t j) {
+    while (j > 0) {
+      const size_t i = (j - 1) / 2;
+      if (!less(j, i)) break;
+      std::swap(h[i], h[j]);
+      j = i;
+    }
+  };
+  auto down = [&](size_t i0) {
+    size_t i = i0;
+    const size_t n = h.size();
+    for (;;) {
+      const size_t j1 = 2 * i + 1;
+      if (j1 >= n) break;
+      size_t j = j1;
+      if (j1 + 1 < n && less(j1 + 1, j1)) j = j1 + 1;
+      if (!less(j, i)) break;
+      std::swap(h[i], h[j]);
+      i = j;
+    }
+    return i > i0;
+  };
+  for (size_t x : members) {
+    if (h.size() < k) {
+      h.push_back(x);
+      up(h.size() - 1);
+      continue;
+    }
+    const double t = vals[h[0]], v = vals[x];
+    if ((top ? t < v : t > v) || (std::isnan(t) && !std::isnan(v))) {
+      h[0] = x;
+      if (k > 1 && !down(0)) up(0);
+    }
+  }
+  // sort.Sort(sort.Reverse(heap)): strongest first, i.e. less(j, i) as the order.
+  auto stronger = [&](size_t x, size_t y) {
+    const double a1 = vals[y], b1 = vals[x];
+    if (std::isnan(a1)) return true;
+    return top ? a1 < b1 : a1 > b1;
+  };
+  if (h.size() <= 12) {
+    for (size_t i = 1; i < h.size(); ++i) {
+      for (size_t j = i; j > 0 && stronger(h[j], h[j - 1]); --j) std::swap(h[j], h[j - 1]);
+    }
+  } else {
+    std::stable_sort(h.begin(), h.end(), stronger);
+  }
+  return h;
+}
+
 absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Range& r) {
   const AggregateOp op = a.op;
   std::string count_label;
@@ -2035,16 +2101,8 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
         case AggregateOp::kTopk:
         case AggregateOp::kBottomk: {
           if (k_param < 1) break;
-          std::vector<size_t> m = g.members;
-          const bool top = op == AggregateOp::kTopk;
-          // NaN ranks lowest for topk and highest for bottomk (upstream heaps).
-          std::stable_sort(m.begin(), m.end(), [&](size_t x, size_t y) {
-            const double a1 = vals[x], b1 = vals[y];
-            if (std::isnan(a1)) return false;
-            if (std::isnan(b1)) return true;
-            return top ? a1 > b1 : a1 < b1;
-          });
-          if (static_cast<int64_t>(m.size()) > k_param) m.resize(static_cast<size_t>(k_param));
+          const std::vector<size_t> m =
+              TopK(g.members, vals, static_cast<size_t>(k_param), op == AggregateOp::kTopk);
           for (size_t k : m) out.push_back(Sample{in[k].metric, ts, vals[k], in[k].drop_name});
           break;
         }
