@@ -504,13 +504,15 @@ class HeadAppender final : public storage::Appender {
     // never in the log without its series.
     std::vector<record::RefSeries> series;
     absl::flat_hash_set<MemSeries*> seen;
+    // Reused per thread: one commit's samples are staged here until the sink encodes them.
+    thread_local std::vector<record::RefSample> samples;
+    samples.clear();
     auto want = [&](MemSeries* s) {
       if (s->wal_logged.load(std::memory_order_acquire)) return;
       if (!seen.insert(s).second) return;
       series.push_back({s->ref, s->lset});
     };
     for (MemSeries* s : created_) want(s);
-    std::vector<record::RefSample> samples;
     if (with_samples) {
       samples.reserve(samples_.size());
       for (const PendingSample& p : samples_) {
@@ -519,7 +521,10 @@ class HeadAppender final : public storage::Appender {
       }
     }
     if (series.empty() && samples.empty()) return absl::OkStatus();
-    STRATA_RETURN_IF_ERROR(h_->opts.wal->Log(series, samples));
+    absl::Status st = h_->opts.wal->Log(series, samples);
+    // A huge batch (a bulk load) must not pin its staging memory in this thread.
+    if (samples.capacity() > (size_t{1} << 16)) std::vector<record::RefSample>().swap(samples);
+    STRATA_RETURN_IF_ERROR(st);
     for (MemSeries* s : seen) s->wal_logged.store(true, std::memory_order_release);
     return absl::OkStatus();
   }

@@ -11,7 +11,11 @@ namespace strata::tsdb {
 
 absl::Status WalWriterSink::Log(std::span<const record::RefSeries> series,
                                 std::span<const record::RefSample> samples) {
-  std::string srec, prec;
+  // Per-thread record buffers: a commit's records are copied into the WAL page before Log
+  // returns, so they can be reused by the thread's next commit without an allocation.
+  thread_local std::string srec, prec;
+  srec.clear();
+  prec.clear();
   std::string_view recs[2];
   size_t n = 0;
   // Series first: replay must know a ref before the samples that use it.
@@ -24,7 +28,12 @@ absl::Status WalWriterSink::Log(std::span<const record::RefSeries> series,
     recs[n++] = prec;
   }
   if (n == 0) return absl::OkStatus();
-  return w_->Log(std::span<const std::string_view>(recs, n));
+  absl::Status st = w_->Log(std::span<const std::string_view>(recs, n));
+  // A huge batch must not pin its record memory in this thread.
+  for (std::string* b : {&srec, &prec}) {
+    if (b->capacity() > (size_t{4} << 20)) std::string().swap(*b);
+  }
+  return st;
 }
 
 absl::Status WalWriterSink::LogTombstones(std::span<const record::RefTombstone> stones) {

@@ -191,15 +191,23 @@ void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
   out->push_back(static_cast<char>(Type::kSamples));
   if (samples.empty()) return;
   const RefSample& first = samples.front();
-  base::PutBE64(out, first.ref);
-  base::PutBE64(out, static_cast<uint64_t>(first.t));
+  // Written through a pointer into space sized for the worst case (two 10-byte varints and
+  // 8 value bytes per sample) and trimmed after: this runs once per sample of every commit.
+  const size_t at = out->size();
+  out->resize(at + 16 + samples.size() * 28);
+  auto* p = reinterpret_cast<uint8_t*>(out->data() + at);
+  base::StoreBE64(p, first.ref);
+  base::StoreBE64(p + 8, static_cast<uint64_t>(first.t));
+  p += 16;
   for (const RefSample& s : samples) {
     // Deltas in two's complement, as Go's int64(s.Ref) - int64(first.Ref).
-    base::PutVarint(out, static_cast<int64_t>(s.ref - first.ref));
-    base::PutVarint(out, static_cast<int64_t>(static_cast<uint64_t>(s.t) -
-                                              static_cast<uint64_t>(first.t)));
-    base::PutBE64(out, std::bit_cast<uint64_t>(s.v));
+    p += base::EncodeUvarint(p, base::ZigZagEncode(static_cast<int64_t>(s.ref - first.ref)));
+    p += base::EncodeUvarint(p, base::ZigZagEncode(static_cast<int64_t>(
+                                    static_cast<uint64_t>(s.t) - static_cast<uint64_t>(first.t))));
+    base::StoreBE64(p, std::bit_cast<uint64_t>(s.v));
+    p += 8;
   }
+  out->resize(static_cast<size_t>(reinterpret_cast<char*>(p) - out->data()));
 }
 
 void EncodeTombstones(std::span<const RefTombstone> tombstones, std::string* out) {
