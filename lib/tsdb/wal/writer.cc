@@ -159,7 +159,8 @@ absl::Status Writer::NextSegmentLocked() {
   return Sticky(std::move(s));
 }
 
-absl::Status Writer::LogOneLocked(std::string_view rec, uint8_t flags, bool final) {
+absl::Status Writer::LogOneLocked(std::string_view rec, uint32_t whole_crc, uint8_t flags,
+                                  bool final) {
   Page* p = page_.get();
   if (p->full()) {
     absl::Status s = FlushPageLocked(/*clear=*/true);
@@ -193,7 +194,7 @@ absl::Status Writer::LogOneLocked(std::string_view rec, uint8_t flags, bool fina
     h[0] = static_cast<char>(kind | flags);
     h[1] = static_cast<char>(n >> 8);
     h[2] = static_cast<char>(n);
-    base::StoreBE32(h + 3, base::Crc32c(rec.data(), n));
+    base::StoreBE32(h + 3, kind == kFragmentFull ? whole_crc : base::Crc32c(rec.data(), n));
     std::memcpy(h + kFragmentHeaderSize, rec.data(), n);
     p->alloc += kFragmentHeaderSize + static_cast<int64_t>(n);
     rec.remove_prefix(n);
@@ -222,12 +223,18 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
       }
     }
   }
+  thread_local std::vector<uint32_t> crcs;
+  crcs.resize(recs.size());
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const std::string_view r = zstd && flags[i] != 0 ? std::string_view(compressed[i]) : recs[i];
+    crcs[i] = base::Crc32c(r.data(), r.size());
+  }
   absl::MutexLock l(&mu_);
   absl::Status s = CheckUsableLocked();
   if (!s.ok()) return s;
   for (size_t i = 0; i < recs.size(); ++i) {
     const bool use_compressed = zstd && flags[i] != 0;
-    s = LogOneLocked(use_compressed ? std::string_view(compressed[i]) : recs[i],
+    s = LogOneLocked(use_compressed ? std::string_view(compressed[i]) : recs[i], crcs[i],
                      use_compressed ? kZstdFlag : 0, i + 1 == recs.size());
     if (!s.ok()) return s;
   }

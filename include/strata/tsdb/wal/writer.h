@@ -115,7 +115,9 @@ class Writer {
 
   // All Locked functions require mu_.
   absl::Status SetSegmentLocked(int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status LogOneLocked(std::string_view rec, uint8_t flags, bool final)
+  // `whole_crc` is the CRC32-C of all of `rec`, computed before taking the lock: a record
+  // written as one full fragment (the common case) needs no checksum work under mu_.
+  absl::Status LogOneLocked(std::string_view rec, uint32_t whole_crc, uint8_t flags, bool final)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status FlushPageLocked(bool clear) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NextSegmentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
