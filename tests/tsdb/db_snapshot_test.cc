@@ -15,78 +15,29 @@
 #include "testing/fault_fs.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
+#include "tsdb/db_testing.h"
 
 namespace strata::tsdb {
 namespace {
 
+using dbtest::AppendRange;
+using dbtest::Eq;
+using dbtest::QueryAll;
+using dbtest::ReadFile;
+using dbtest::SameSamples;
+using dbtest::Series;
+using dbtest::SeriesMap;
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using SeriesMap = std::map<std::string, std::vector<model::Sample>>;
 
 constexpr int64_t kMinute = 60 * 1000;
 constexpr int64_t kHour = 60 * kMinute;
-
-model::Labels Series(int i) {
-  return model::Labels::FromPairs({{"__name__", "m"}, {"i", std::to_string(i)}});
-}
-
-model::Matcher Eq(const std::string& name, const std::string& value) {
-  auto m = model::Matcher::Create(model::MatchType::kEqual, name, value);
-  EXPECT_TRUE(m.ok()) << m.status();
-  return *m;
-}
-
-SeriesMap QueryAll(storage::Queryable& q) {
-  SeriesMap out;
-  auto qr = q.NewQuerier(INT64_MIN, INT64_MAX);
-  EXPECT_TRUE(qr.ok()) << qr.status();
-  if (!qr.ok()) return out;
-  auto ss = (*qr)->Select({Eq("__name__", "m")});
-  while (ss->Next()) {
-    auto it = ss->At().Iterator();
-    auto& v = out[ss->At().labels().ToString()];
-    while (it->Next()) v.push_back(it->At());
-    EXPECT_TRUE(it->status().ok()) << it->status();
-  }
-  EXPECT_TRUE(ss->status().ok()) << ss->status();
-  return out;
-}
-
-SeriesMap AppendRange(DB& db, int n, int64_t from, int64_t to, int64_t step) {
-  SeriesMap want;
-  for (int64_t t = from; t < to; t += step) {
-    auto app = db.NewAppender();
-    for (int i = 0; i < n; ++i) {
-      const double v = static_cast<double>(t / step) + 0.25 * i;
-      EXPECT_TRUE(app->Append(0, Series(i), t, v).ok());
-      want[Series(i).ToString()].push_back({t, v});
-    }
-    EXPECT_TRUE(app->Commit().ok());
-  }
-  return want;
-}
-
-bool SameSamples(const SeriesMap& a, const SeriesMap& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [k, v] : a) {
-    auto it = b.find(k);
-    if (it == b.end() || it->second.size() != v.size()) return false;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i].t != it->second[i].t || v[i].v != it->second[i].v) return false;
-    }
-  }
-  return true;
-}
 
 struct stat Stat(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
   return st;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // A DB with one block [0, 2h) and the head holding [2h, 5h), with deletions in both.

@@ -20,65 +20,20 @@
 #include "strata/tsdb/errors.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
+#include "tsdb/db_testing.h"
 
 namespace strata::tsdb {
 namespace {
 
+using dbtest::AppendRange;
+using dbtest::QueryAll;
+using dbtest::SameSamples;
+using dbtest::Series;
+using dbtest::SeriesMap;
+
 using ::testing::HasSubstr;
-using SeriesMap = std::map<std::string, std::vector<model::Sample>>;
 
 constexpr int64_t kHour = 3600 * 1000;
-
-model::Labels Series(int i) {
-  return model::Labels::FromPairs(
-      {{"__name__", "m"}, {"i", std::to_string(i)}, {"job", i % 2 == 0 ? "a" : "b"}});
-}
-
-SeriesMap QueryAll(DB& db, int64_t mint = INT64_MIN, int64_t maxt = INT64_MAX) {
-  SeriesMap out;
-  auto q = db.NewQuerier(mint, maxt);
-  EXPECT_TRUE(q.ok()) << q.status();
-  if (!q.ok()) return out;
-  auto m = model::Matcher::Create(model::MatchType::kEqual, "__name__", "m");
-  EXPECT_TRUE(m.ok());
-  auto ss = (*q)->Select({*m});
-  while (ss->Next()) {
-    auto it = ss->At().Iterator();
-    auto& v = out[ss->At().labels().ToString()];
-    while (it->Next()) v.push_back(it->At());
-    EXPECT_TRUE(it->status().ok()) << it->status();
-  }
-  EXPECT_TRUE(ss->status().ok()) << ss->status();
-  return out;
-}
-
-// Appends `n` series with samples every `step` ms in [from, to), one commit per timestamp.
-SeriesMap AppendRange(DB& db, int n, int64_t from, int64_t to, int64_t step) {
-  SeriesMap want;
-  for (int64_t t = from; t < to; t += step) {
-    auto app = db.NewAppender();
-    for (int i = 0; i < n; ++i) {
-      const double v = static_cast<double>(t / step) * 0.5 + i;
-      auto r = app->Append(0, Series(i), t, v);
-      EXPECT_TRUE(r.ok()) << r.status();
-      want[Series(i).ToString()].push_back({t, v});
-    }
-    EXPECT_TRUE(app->Commit().ok());
-  }
-  return want;
-}
-
-bool SameSamples(const SeriesMap& a, const SeriesMap& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [k, v] : a) {
-    auto it = b.find(k);
-    if (it == b.end() || it->second.size() != v.size()) return false;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i].t != it->second[i].t || v[i].v != it->second[i].v) return false;
-    }
-  }
-  return true;
-}
 
 TEST(DBTest, ReopenAfterCloseRestoresAllSamples) {
   testing::TempDir tmp;
