@@ -1779,14 +1779,16 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b, const Range& r
 
 // topk/bottomk exactly as upstream selects and orders them, ties included: a Go
 // container/heap of at most k members with the weakest on top (NaN weakest), fed in input
-// order, an element replacing the top only when strictly stronger; then the heap array is
-// sorted strongest first by sort.Sort, which for up to 12 elements is Go's (stable)
-// insertion sort. Longer results are stable-sorted, so only their order among equal values
-// may differ from Go's pdqsort.
+// order. When the heap is full, 3.x overwrites the top with a strictly stronger element and
+// fixes the heap; 2.x (compat) pops the top and pushes the newcomer (k == 1: overwrites),
+// and also replaces a NaN top with a NaN. Which of two equal values survives differs between
+// the two. The heap array is then sorted strongest first by sort.Sort, which for up to 12
+// elements is Go's (stable) insertion sort; longer results are stable-sorted, so only their
+// order among equal values may differ from Go's pdqsort.
 std::vector<size_t> TopK(const std::vector<size_t>& members, const std::vector<double>& vals,
-                         size_t k, bool top) {
+                         size_t k, bool top, bool compat) {
   std::vector<size_t> h;
-  h.reserve(std::min(k, members.size()));
+  h.reserve(std::min(k, members.size()) + 1);
   // Heap order: less(i, j) means h[i] is weaker, so it belongs nearer the top.
   auto less = [&](size_t i, size_t j) {
     const double a1 = vals[h[i]], b1 = vals[h[j]];
@@ -1801,9 +1803,8 @@ std::vector<size_t> TopK(const std::vector<size_t>& members, const std::vector<d
       j = i;
     }
   };
-  auto down = [&](size_t i0) {
+  auto down = [&](size_t i0, size_t n) {
     size_t i = i0;
-    const size_t n = h.size();
     for (;;) {
       const size_t j1 = 2 * i + 1;
       if (j1 >= n) break;
@@ -1822,9 +1823,21 @@ std::vector<size_t> TopK(const std::vector<size_t>& members, const std::vector<d
       continue;
     }
     const double t = vals[h[0]], v = vals[x];
-    if ((top ? t < v : t > v) || (std::isnan(t) && !std::isnan(v))) {
+    if (compat) {
+      if (!((top ? t < v : t > v) || std::isnan(t))) continue;
+      if (k == 1) {
+        h[0] = x;
+        continue;
+      }
+      // heap.Pop: the top swaps with the last, sifts down over the rest, and is dropped.
+      std::swap(h[0], h.back());
+      down(0, h.size() - 1);
+      h.pop_back();
+      h.push_back(x);
+      up(h.size() - 1);
+    } else if ((top ? t < v : t > v) || (std::isnan(t) && !std::isnan(v))) {
       h[0] = x;
-      if (k > 1 && !down(0)) up(0);
+      if (k > 1 && !down(0, h.size())) up(0);
     }
   }
   // sort.Sort(sort.Reverse(heap)): strongest first, i.e. less(j, i) as the order.
@@ -2102,7 +2115,8 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a, const Ra
         case AggregateOp::kBottomk: {
           if (k_param < 1) break;
           const std::vector<size_t> m =
-              TopK(g.members, vals, static_cast<size_t>(k_param), op == AggregateOp::kTopk);
+              TopK(g.members, vals, static_cast<size_t>(k_param), op == AggregateOp::kTopk,
+                   compat());
           for (size_t k : m) out.push_back(Sample{in[k].metric, ts, vals[k], in[k].drop_name});
           break;
         }
