@@ -225,12 +225,11 @@ absl::StatusOr<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, i
 }
 
 std::unique_ptr<storage::Appender> DB::NewAppender() {
-  {
-    absl::MutexLock l(&mu_);
-    if (closed_) {
-      return std::make_unique<FailingAppender>(
-          absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed")));
-    }
+  // No mu_ here: appends must not wait for a Compact() holding it. An appender made just
+  // before a concurrent Close() fails at Commit with the closed WAL's error.
+  if (closed_.load(std::memory_order_acquire)) {
+    return std::make_unique<FailingAppender>(
+        absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed")));
   }
   if (opts_.read_only) {
     return std::make_unique<FailingAppender>(

@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strata/tsdb/errors.h"
@@ -315,6 +318,49 @@ TEST(DBTest, LeveledCompactionMergesThreeBlocksIntoSixHours) {
   const std::string out = RunCommand("/usr/bin/promtool tsdb analyze " + tmp.path() + " " +
                                      m.ulid.ToString() + " 2>&1");
   EXPECT_THAT(out, HasSubstr("\nDuration: 6h0m0s\nSeries: 3\n"));
+}
+
+// Appends must not wait for a running Compact(): Compact is held inside head persistence
+// (its logger blocks right after it wrote the block, with the DB mutex held) while another
+// thread makes an appender, appends and commits. The 60 s bound only keeps a regression from
+// hanging the suite; the property itself does not depend on timing.
+TEST(DBTest, AppendsDoNotWaitForARunningCompaction) {
+  testing::TempDir tmp;
+  std::promise<void> paused, release;
+  std::shared_future<void> release_f = release.get_future().share();
+  bool first = true;
+  DBOptions o;
+  o.wal_sync = wal::SyncPolicy::kNone;
+  o.logger = [&](std::string_view msg) {
+    if (first && msg.starts_with("wrote block")) {
+      first = false;
+      paused.set_value();
+      release_f.wait();
+    }
+  };
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), o));
+  // The head spans more than 1.5 block ranges, so Compact persists [0, 2h).
+  SeriesMap want = AppendRange(*db, 4, 0, 4 * kHour, 60000);
+  std::thread compactor([&] { EXPECT_TRUE(db->Compact().ok()); });
+  if (paused.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    release.set_value();
+    compactor.join();
+    FAIL() << "Compact did not persist a block";
+  }
+
+  auto appended = std::async(std::launch::async, [&] {
+    auto app = db->NewAppender();
+    auto r = app->Append(0, Series(0), 4 * kHour, 42);
+    return r.ok() ? app->Commit() : r.status();
+  });
+  const bool done = appended.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  release.set_value();
+  compactor.join();
+  ASSERT_TRUE(done) << "the append waited for the running compaction";
+  STRATA_ASSERT_OK(appended.get());
+  want[Series(0).ToString()].push_back({4 * kHour, 42});
+  EXPECT_TRUE(SameSamples(QueryAll(*db), want));
+  EXPECT_FALSE(db->Blocks().empty());
 }
 
 TEST(DBTest, ClosedDBRefusesWork) {

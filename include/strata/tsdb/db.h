@@ -24,10 +24,14 @@
 //
 // Thread-safety: DB is thread-safe. Queries and appends may run concurrently with each
 // other; Compact(), Delete(), CleanTombstones(), Snapshot() and Close() serialise on the DB
-// mutex. A querier pins the blocks it reads (shared_ptr), so a block deleted by retention
-// stays readable until the querier is closed.
+// mutex. Appends never wait for that mutex: while Compact() persists the head or merges
+// blocks, NewAppender/Append/Commit proceed, each waiting at most for the one series being
+// copied into the new block (a per-series lock held for a chunk copy). New queriers do wait
+// for a running Compact(). A querier pins the blocks it reads (shared_ptr), so a block
+// deleted by retention stays readable until the querier is closed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -182,8 +186,8 @@ class DB final : public storage::Queryable, public storage::Appendable {
   const std::string dir_;
   const DBOptions opts_;
   base::FileSystem& fs_;
-  // Protects the block list, the WAL writer's lifetime, stats and closed_. The head and the
-  // WAL writer are internally thread-safe.
+  // Protects the block list, the WAL writer's lifetime and stats. The head and the WAL
+  // writer are internally thread-safe.
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<block::Block>> blocks_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<base::FileLock> lock_ ABSL_GUARDED_BY(mu_);
@@ -191,7 +195,9 @@ class DB final : public storage::Queryable, public storage::Appendable {
   std::unique_ptr<WalSink> sink_;
   std::unique_ptr<Head> head_;
   DBStats stats_ ABSL_GUARDED_BY(mu_);
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once by Close() under mu_; read without it by NewAppender, which must not wait for
+  // a running Compact().
+  std::atomic<bool> closed_{false};
 };
 
 }  // namespace strata::tsdb
