@@ -46,6 +46,19 @@ QUERIES = [
 ]
 START, END, STEP = gen_openmetrics.START, gen_openmetrics.START + gen_openmetrics.DURATION, "15"
 
+def wait_ready(proc, url, name):
+    """Polls url until it answers 200; exits if proc dies or 60 s pass."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            sys.exit("%s did not become ready" % name)
+        time.sleep(0.2)
+
 tmp = tempfile.mkdtemp(prefix="strata-promql-bench-")
 server = None
 vm = None
@@ -66,16 +79,7 @@ try:
         ["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + blocks,
          "--storage.tsdb.retention.time=100y", "--web.listen-address=127.0.0.1:%d" % port],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, GOMAXPROCS="1"))
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/-/ready", timeout=2).status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            sys.exit("prometheus did not become ready")
-        time.sleep(0.2)
+    wait_ready(server, base + "/-/ready", "prometheus")
     vm_base = None
     vm_bin = shutil.which("victoria-metrics")
     if vm_bin:
@@ -93,16 +97,7 @@ try:
             [vm_bin, "-storageDataPath=" + os.path.join(tmp, "vm"), "-retentionPeriod=100y",
              "-httpListenAddr=127.0.0.1:%d" % vport, "-loggerLevel=ERROR"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, GOMAXPROCS="1"))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(vm_base + "/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or vm.poll() is not None:
-                sys.exit("victoria-metrics did not become ready")
-            time.sleep(0.2)
+        wait_ready(vm, vm_base + "/health", "victoria-metrics")
         with open(prom_txt, "rb") as f:
             urllib.request.urlopen(urllib.request.Request(
                 vm_base + "/api/v1/import/prometheus", data=f.read(), method="POST")).read()
