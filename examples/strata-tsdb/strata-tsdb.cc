@@ -623,7 +623,9 @@ int CreateBlocks(const std::vector<std::string>& args) {
 
 int Compact(const std::vector<std::string>& args) {
   if (args.size() != 1) return Usage();
-  auto db = strata::tsdb::DB::Open(args[0]);
+  strata::tsdb::DBOptions opts;
+  opts.compaction_interval_ms = 0;  // one explicit Compact(), no background thread
+  auto db = strata::tsdb::DB::Open(args[0], opts);
   if (!db.ok()) return Fail("opening " + args[0] + ": " + db.status().ToString());
   const size_t before = (*db)->Blocks().size();
   if (auto s = (*db)->Compact(); !s.ok()) return Fail("compacting " + args[0] + ": " + s.ToString());

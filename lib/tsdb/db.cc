@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "strata/base/status.h"
 #include "strata/chunkenc/xor.h"
@@ -56,7 +57,71 @@ class FailingAppender final : public storage::Appender {
   absl::Status s_;
 };
 
+bool SortedByMinTime(const std::shared_ptr<block::Block>& a,
+                     const std::shared_ptr<block::Block>& b) {
+  return a->meta().min_time < b->meta().min_time;
+}
+
 }  // namespace
+
+// The head appender plus Prometheus's dbAppender.Commit check: a commit that leaves the head
+// compactable wakes the background compaction.
+class DB::Appender final : public storage::Appender {
+ public:
+  Appender(DB* db, std::unique_ptr<storage::Appender> inner) : db_(db), inner_(std::move(inner)) {}
+  absl::StatusOr<model::SeriesRef> Append(model::SeriesRef ref, const model::Labels& lset,
+                                          int64_t t, double v) override {
+    return inner_->Append(ref, lset, t, v);
+  }
+  absl::Status Commit() override {
+    absl::Status s = inner_->Commit();
+    if (db_->HeadCompactable()) db_->TriggerCompaction();
+    return s;
+  }
+  absl::Status Rollback() override { return inner_->Rollback(); }
+
+ private:
+  DB* db_;
+  std::unique_ptr<storage::Appender> inner_;
+};
+
+// A querier over blocks and head that, while it reads the head, is registered in
+// head_readers_ so that head truncation waits for it (see db.h).
+class DB::Querier final : public storage::Querier {
+ public:
+  Querier(DB* db, std::unique_ptr<storage::Querier> inner,
+          std::optional<std::multiset<int64_t>::iterator> reader)
+      : db_(db), inner_(std::move(inner)), reader_(reader) {}
+  ~Querier() override { Close().IgnoreError(); }
+  std::unique_ptr<storage::SeriesSet> Select(const std::vector<model::Matcher>& matchers,
+                                             const storage::SelectHints* hints) override {
+    return inner_->Select(matchers, hints);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      const std::vector<model::Matcher>& matchers) override {
+    return inner_->LabelNames(matchers);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      const std::string& name, const std::vector<model::Matcher>& matchers) override {
+    return inner_->LabelValues(name, matchers);
+  }
+  absl::Status Close() override {
+    if (inner_ == nullptr) return absl::OkStatus();
+    absl::Status s = inner_->Close();
+    inner_.reset();
+    if (reader_.has_value()) {
+      absl::MutexLock l(&db_->mu_);
+      db_->head_readers_.erase(*reader_);
+      reader_.reset();
+    }
+    return s;
+  }
+
+ private:
+  DB* db_;
+  std::unique_ptr<storage::Querier> inner_;
+  std::optional<std::multiset<int64_t>::iterator> reader_;
+};
 
 DB::DB(std::string dir, DBOptions opts)
     : dir_(std::move(dir)),
@@ -69,7 +134,8 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(std::string dir, DBOptions opts) {
         absl::StrCat("tsdb open ", dir, ": block_range must be positive, got ", opts.block_range));
   }
   std::unique_ptr<DB> db(new DB(std::move(dir), std::move(opts)));
-  absl::MutexLock l(&db->mu_);
+  absl::MutexLock c(&db->cmtx_);
+  absl::ReleasableMutexLock l(&db->mu_);
   base::FileSystem& fs = db->fs_;
   const std::string& d = db->dir_;
   if (!db->opts_.read_only) {
@@ -126,7 +192,12 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(std::string dir, DBOptions opts) {
     if (!s.ok() && !(db->opts_.read_only && absl::IsDataLoss(s))) return s;
     db->stats_.wal_replayed_samples = rst.samples;
   }
-  if (!db->opts_.read_only) STRATA_RETURN_IF_ERROR(db->ApplyRetentionLocked());
+  l.Release();
+  if (db->opts_.read_only) return db;
+  STRATA_RETURN_IF_ERROR(db->ApplyRetentionLocked());
+  if (db->opts_.compaction_interval_ms > 0) {
+    db->bg_thread_ = std::thread([d = db.get()] { d->BackgroundLoop(); });
+  }
   return db;
 }
 
@@ -201,27 +272,48 @@ absl::StatusOr<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, i
   // The head answers only above the newest block: data below it was persisted (a head chunk
   // straddling a truncation point must not repeat the block's samples).
   int64_t head_floor = std::numeric_limits<int64_t>::min();
+  std::optional<std::multiset<int64_t>::iterator> reader;
+  // Registered with the block list it goes with, so that a compaction that adds a block
+  // after this point truncates the head only once this querier is closed.
+  auto unregister = [&] {
+    if (!reader.has_value()) return;
+    absl::MutexLock l(&mu_);
+    head_readers_.erase(*reader);
+    reader.reset();
+  };
   {
     absl::MutexLock l(&mu_);
     if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
     blocks = blocks_;
     for (const auto& b : blocks_) head_floor = std::max(head_floor, b->meta().max_time);
+    const int64_t head_mint = std::max(mint, head_floor);
+    if (head_mint <= maxt) reader = head_readers_.insert(head_mint);
   }
   std::vector<std::unique_ptr<storage::Querier>> qs;
   for (const auto& b : blocks) {
     // Block range is half-open [min_time, max_time); the query range is closed.
     if (b->meta().max_time <= mint || b->meta().min_time > maxt) continue;
     auto q = b->NewQuerier(mint, maxt);
-    if (!q.ok()) return base::Annotate(q.status(), absl::StrCat("block ", b->dir()));
+    if (!q.ok()) {
+      unregister();
+      return base::Annotate(q.status(), absl::StrCat("block ", b->dir()));
+    }
     qs.push_back(std::move(*q));
   }
   const int64_t head_mint = std::max(mint, head_floor);
   if (head_->MaxTime() >= head_mint && head_->MinTime() <= maxt && head_mint <= maxt) {
-    STRATA_ASSIGN_OR_RETURN(auto hq, head_->NewQuerier(head_mint, maxt));
-    qs.push_back(std::move(hq));
+    auto hq = head_->NewQuerier(head_mint, maxt);
+    if (!hq.ok()) {
+      unregister();
+      return hq.status();
+    }
+    qs.push_back(std::move(*hq));
+  } else {
+    unregister();
   }
-  if (qs.size() == 1) return std::move(qs[0]);
-  return storage::NewMergeQuerier(std::move(qs));
+  std::unique_ptr<storage::Querier> inner =
+      qs.size() == 1 ? std::move(qs[0]) : storage::NewMergeQuerier(std::move(qs));
+  return std::make_unique<Querier>(this, std::move(inner), reader);
 }
 
 std::unique_ptr<storage::Appender> DB::NewAppender() {
@@ -235,12 +327,76 @@ std::unique_ptr<storage::Appender> DB::NewAppender() {
     return std::make_unique<FailingAppender>(
         absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only")));
   }
-  return head_->NewAppender();
+  if (opts_.compaction_interval_ms <= 0) return head_->NewAppender();
+  return std::make_unique<Appender>(this, head_->NewAppender());
 }
 
-std::vector<std::shared_ptr<block::Block>> DB::Blocks() const {
+std::vector<std::shared_ptr<block::Block>> DB::Blocks() const { return BlocksSnapshot(); }
+
+std::vector<std::shared_ptr<block::Block>> DB::BlocksSnapshot() const {
   absl::MutexLock l(&mu_);
   return blocks_;
+}
+
+void DB::SetBlocks(std::vector<std::shared_ptr<block::Block>> blocks) {
+  std::sort(blocks.begin(), blocks.end(), SortedByMinTime);
+  absl::MutexLock l(&mu_);
+  blocks_ = std::move(blocks);
+}
+
+absl::Status DB::CheckWritable() const {
+  if (closed_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
+  }
+  if (opts_.read_only) {
+    return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only"));
+  }
+  return absl::OkStatus();
+}
+
+bool DB::HeadCompactable() const {
+  return head_->MaxTime() - head_->MinTime() > opts_.block_range / 2 * 3;
+}
+
+void DB::TriggerCompaction() {
+  absl::MutexLock l(&bg_mu_);
+  bg_wake_ = true;
+}
+
+void DB::BackgroundLoop() {
+  // As Prometheus's DB.run: after a failure, wait 1 s, doubling up to 1 min, before the next
+  // attempt even if commits keep asking for one.
+  absl::Duration backoff = absl::ZeroDuration();
+  const absl::Duration interval = absl::Milliseconds(opts_.compaction_interval_ms);
+  for (;;) {
+    {
+      absl::MutexLock l(&bg_mu_);
+      auto stop = [this]() ABSL_SHARED_LOCKS_REQUIRED(bg_mu_) { return bg_stop_; };
+      auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(bg_mu_) { return bg_wake_ || bg_stop_; };
+      if (backoff > absl::ZeroDuration()) bg_mu_.AwaitWithTimeout(absl::Condition(&stop), backoff);
+      if (bg_stop_) return;
+      bg_mu_.AwaitWithTimeout(absl::Condition(&woken), interval);
+      if (bg_stop_) return;
+      bg_wake_ = false;
+    }
+    absl::Status s;
+    {
+      absl::MutexLock c(&cmtx_);
+      if (closed_.load(std::memory_order_acquire)) return;
+      s = CompactLocked();
+    }
+    {
+      absl::MutexLock l(&mu_);
+      ++stats_.background_compactions;
+      if (!s.ok()) ++stats_.background_failures;
+    }
+    if (s.ok()) {
+      backoff = absl::ZeroDuration();
+    } else {
+      backoff = std::clamp(backoff * 2, absl::Seconds(1), absl::Minutes(1));
+      Log(absl::StrCat("background compaction failed: ", s.ToString()));
+    }
+  }
 }
 
 DBStats DB::Stats() const {
@@ -249,16 +405,17 @@ DBStats DB::Stats() const {
 }
 
 absl::Status DB::Compact() {
-  absl::MutexLock l(&mu_);
-  if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
-  if (opts_.read_only) {
-    return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only"));
-  }
+  absl::MutexLock c(&cmtx_);
+  return CompactLocked();
+}
+
+absl::Status DB::CompactLocked() {
+  STRATA_RETURN_IF_ERROR(CheckWritable());
   const int64_t range = opts_.block_range;
   // The head's lower bound is the later of its oldest sample and the last truncation point
   // (Prometheus sets head.minTime on Truncate, so the next block starts aligned).
   int64_t lower = std::numeric_limits<int64_t>::min();
-  for (const auto& b : blocks_) lower = std::max(lower, b->meta().max_time);
+  for (const auto& b : BlocksSnapshot()) lower = std::max(lower, b->meta().max_time);
   for (;;) {
     const int64_t head_min = std::max(head_->MinTime(), lower);
     const int64_t head_max = head_->MaxTime();
@@ -267,6 +424,19 @@ absl::Status DB::Compact() {
     if (head_max - head_min <= range / 2 * 3) break;
     const int64_t maxt = RangeEnd(head_min, range);
     STRATA_RETURN_IF_ERROR(CompactHeadLocked(head_min, maxt));
+    // New queriers now read [.., maxt) from the block; queriers opened before may still
+    // read it from the head (Prometheus's WaitForPendingReadersInTimeRange).
+    {
+      absl::MutexLock l(&mu_);
+      auto drained = [this, maxt]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return head_readers_.empty() || *head_readers_.begin() >= maxt;
+      };
+      if (!drained()) {
+        Log(absl::StrCat("waiting for ", head_readers_.size(),
+                         " open queriers before truncating the head at ", maxt));
+      }
+      mu_.Await(absl::Condition(&drained));
+    }
     STRATA_RETURN_IF_ERROR(head_->Truncate(maxt));
     STRATA_RETURN_IF_ERROR(TruncateWalLocked(maxt));
     lower = maxt;
@@ -277,10 +447,11 @@ absl::Status DB::Compact() {
 
 absl::Status DB::CompactBlocksLocked(bool* did) {
   *did = false;
+  std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
   // Prometheus's LeveledCompactor.Plan (strata/tsdb/compact.h): overlapping blocks first
   // (vertical compaction), then leveled ranges, then a block with many tombstones.
   std::vector<block::BlockMeta> metas;
-  for (const auto& b : blocks_) {
+  for (const auto& b : blocks) {
     block::BlockMeta m = b->meta();
     // The tombstones file is authoritative for the count the planner weighs.
     m.stats.num_tombstones = std::max(m.stats.num_tombstones, b->tombstones().NumIntervals());
@@ -291,7 +462,10 @@ absl::Status DB::CompactBlocksLocked(bool* did) {
   const std::vector<size_t> plan = PlanCompaction(metas, popts);
   if (plan.empty()) return absl::OkStatus();
   std::vector<std::shared_ptr<block::Block>> pick;
-  for (size_t i : plan) pick.push_back(blocks_[i]);
+  for (size_t i : plan) pick.push_back(blocks[i]);
+  auto picked = [&](const std::shared_ptr<block::Block>& b) {
+    return std::find(pick.begin(), pick.end(), b) != pick.end();
+  };
 
   // The output is complete and durable (meta.json included) once CompactBlocks returns;
   // only then are the inputs deleted. A crash before the rename leaves a tmp leftover and
@@ -300,14 +474,15 @@ absl::Status DB::CompactBlocksLocked(bool* did) {
   if (!meta.ok()) {
     // As Prometheus's setCompactionFailed: the planner's leveled step skips these blocks
     // from now on instead of failing the same way on every Compact(). Best effort.
-    for (auto& b : blocks_) {
-      if (std::find(pick.begin(), pick.end(), b) == pick.end()) continue;
+    for (auto& b : blocks) {
+      if (!picked(b)) continue;
       block::BlockMeta m = b->meta();
       m.compaction.failed = true;
       if (!block::WriteMeta(fs_, b->dir(), m).ok()) continue;
       auto reopened = block::Block::Open(fs_, b->dir());
       if (reopened.ok()) b = std::move(*reopened);
     }
+    SetBlocks(std::move(blocks));
     return base::Annotate(meta.status(), absl::StrCat("tsdb compact ", dir_));
   }
   std::shared_ptr<block::Block> out;
@@ -326,23 +501,17 @@ absl::Status DB::CompactBlocksLocked(bool* did) {
     }
   }
   std::vector<std::shared_ptr<block::Block>> keep;
-  for (auto& b : blocks_) {
-    if (std::find(pick.begin(), pick.end(), b) != pick.end()) {
-      // Rename first, as retention does: a crash mid-removal leaves a leftover, never a
-      // half-deleted block. Open queriers keep the mapped files alive.
-      const std::string tmp = b->dir() + ".tmp-for-deletion";
-      STRATA_RETURN_IF_ERROR(fs_.Rename(b->dir(), tmp));
-      STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
-      continue;
-    }
-    keep.push_back(std::move(b));
+  for (auto& b : blocks) {
+    if (!picked(b)) keep.push_back(std::move(b));
   }
   if (out != nullptr) keep.push_back(out);
-  std::sort(keep.begin(), keep.end(), [](const auto& a, const auto& b) {
-    return a->meta().min_time < b->meta().min_time;
-  });
-  blocks_ = std::move(keep);
-  ++stats_.blocks_merged;
+  SetBlocks(std::move(keep));
+  // Open queriers keep the inputs' mapped files alive.
+  for (const auto& b : pick) STRATA_RETURN_IF_ERROR(DeleteBlockDir(*b));
+  {
+    absl::MutexLock l(&mu_);
+    ++stats_.blocks_merged;
+  }
   Log(out != nullptr ? absl::StrCat("compacted ", pick.size(), " blocks into ", out->dir(),
                                     " level ", out->meta().compaction.level)
                      : absl::StrCat("compacted ", pick.size(), " blocks: nothing left, deleted"));
@@ -358,11 +527,13 @@ absl::Status DB::CompactHeadLocked(int64_t mint, int64_t maxt) {
   const std::string path = base::JoinPath(dir_, meta->ulid.ToString());
   auto b = block::Block::Open(fs_, path);
   if (!b.ok()) return base::Annotate(b.status(), absl::StrCat("tsdb compact: block ", path));
-  blocks_.push_back(std::move(*b));
-  std::sort(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) {
-    return a->meta().min_time < b->meta().min_time;
-  });
-  ++stats_.blocks_created;
+  std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
+  blocks.push_back(std::move(*b));
+  SetBlocks(std::move(blocks));
+  {
+    absl::MutexLock l(&mu_);
+    ++stats_.blocks_created;
+  }
   Log(absl::StrCat("wrote block ", path, " [", mint, ", ", maxt, ")"));
   return absl::OkStatus();
 }
@@ -391,30 +562,51 @@ absl::Status DB::TruncateWalLocked(int64_t mint) {
 }
 
 absl::Status DB::ApplyRetentionLocked() {
-  if (opts_.retention_ms <= 0 || blocks_.empty()) return ApplySizeRetentionLocked();
+  const std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
+  if (opts_.retention_ms <= 0 || blocks.empty()) return ApplySizeRetentionLocked();
   int64_t newest = std::numeric_limits<int64_t>::min();
-  for (const auto& b : blocks_) newest = std::max(newest, b->meta().max_time);
-  std::vector<std::shared_ptr<block::Block>> keep;
-  for (auto& b : blocks_) {
+  for (const auto& b : blocks) newest = std::max(newest, b->meta().max_time);
+  std::vector<std::shared_ptr<block::Block>> drop;
+  for (const auto& b : blocks) {
     // Prometheus's BeyondTimeRetention: a block goes when its max time is more than the
     // retention older than the newest block's.
-    if (newest - b->meta().max_time > opts_.retention_ms) {
-      const std::string tmp = b->dir() + ".tmp-for-deletion";
-      // Rename first so a crash mid-removal leaves a leftover Open deletes, never a
-      // half-deleted block that looks valid. Open queriers keep the mapped files alive.
-      STRATA_RETURN_IF_ERROR(fs_.Rename(b->dir(), tmp));
-      STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
-      ++stats_.blocks_deleted;
-      Log(absl::StrCat("retention: deleted block ", b->dir()));
-      continue;
-    }
-    keep.push_back(std::move(b));
+    if (newest - b->meta().max_time > opts_.retention_ms) drop.push_back(b);
   }
-  blocks_ = std::move(keep);
+  STRATA_RETURN_IF_ERROR(DropBlocksLocked(drop, "retention"));
   return ApplySizeRetentionLocked();
 }
 
+absl::Status DB::DropBlocksLocked(const std::vector<std::shared_ptr<block::Block>>& drop,
+                                  const char* why) {
+  if (drop.empty()) return absl::OkStatus();
+  std::vector<std::shared_ptr<block::Block>> keep;
+  for (auto& b : BlocksSnapshot()) {
+    if (std::find(drop.begin(), drop.end(), b) == drop.end()) keep.push_back(std::move(b));
+  }
+  SetBlocks(std::move(keep));
+  // Out of the list first: a crash before a directory is gone only brings the block back
+  // at Open, where retention applies again. Open queriers keep the mapped files alive.
+  for (const auto& b : drop) {
+    STRATA_RETURN_IF_ERROR(DeleteBlockDir(*b));
+    {
+      absl::MutexLock l(&mu_);
+      ++stats_.blocks_deleted;
+    }
+    Log(absl::StrCat(why, ": deleted block ", b->dir()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DB::Close() {
+  // Stop the background thread first, outside cmtx_, which its running compaction holds.
+  std::call_once(bg_stop_once_, [this] {
+    {
+      absl::MutexLock l(&bg_mu_);
+      bg_stop_ = true;
+    }
+    if (bg_thread_.joinable()) bg_thread_.join();
+  });
+  absl::MutexLock c(&cmtx_);
   absl::MutexLock l(&mu_);
   if (closed_) return absl::OkStatus();
   closed_ = true;

@@ -175,27 +175,31 @@ absl::StatusOr<std::optional<block::BlockMeta>> DB::WriteHeadBlockLocked(const s
   return std::optional<block::BlockMeta>(std::move(m));
 }
 
-absl::Status DB::DeleteBlockDirLocked(const block::Block& b) {
+absl::Status DB::DeleteBlockDir(const block::Block& b) {
   const std::string tmp = b.dir() + ".tmp-for-deletion";
   STRATA_RETURN_IF_ERROR(fs_.Rename(b.dir(), tmp));
   return fs_.RemoveAll(tmp);
 }
 
 absl::Status DB::Delete(int64_t mint, int64_t maxt, const std::vector<model::Matcher>& matchers) {
-  absl::MutexLock l(&mu_);
-  if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
-  if (opts_.read_only) {
-    return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only"));
-  }
-  for (auto& b : blocks_) {
+  absl::MutexLock c(&cmtx_);
+  STRATA_RETURN_IF_ERROR(CheckWritable());
+  std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
+  absl::Status err;
+  for (auto& b : blocks) {
     // Block ranges are half-open [min_time, max_time), the deleted range is closed
     // (Prometheus's Block.OverlapsClosedInterval).
     if (b->meta().min_time > maxt || b->meta().max_time <= mint) continue;
     auto nb = b->Delete(fs_, mint, maxt, matchers);
-    if (!nb.ok()) return base::Annotate(nb.status(), absl::StrCat("tsdb delete: block ", b->dir()));
+    if (!nb.ok()) {
+      err = base::Annotate(nb.status(), absl::StrCat("tsdb delete: block ", b->dir()));
+      break;
+    }
     if (*nb != b) Log(absl::StrCat("delete: tombstones written in ", b->dir()));
     b = *std::move(nb);  // queriers holding the old Block keep their view
   }
+  SetBlocks(std::move(blocks));  // blocks handled before an error keep their tombstones
+  STRATA_RETURN_IF_ERROR(err);
   if (head_->MinTime() <= maxt && mint <= head_->MaxTime()) {
     STRATA_RETURN_IF_ERROR(head_->Delete(mint, maxt, matchers));
   }
@@ -203,15 +207,13 @@ absl::Status DB::Delete(int64_t mint, int64_t maxt, const std::vector<model::Mat
 }
 
 absl::Status DB::CleanTombstones() {
-  absl::MutexLock l(&mu_);
-  if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
-  if (opts_.read_only) {
-    return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": opened read-only"));
-  }
+  absl::MutexLock c(&cmtx_);
+  STRATA_RETURN_IF_ERROR(CheckWritable());
   for (;;) {
-    auto it = std::find_if(blocks_.begin(), blocks_.end(),
+    std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
+    auto it = std::find_if(blocks.begin(), blocks.end(),
                            [](const auto& b) { return !b->tombstones().empty(); });
-    if (it == blocks_.end()) return absl::OkStatus();
+    if (it == blocks.end()) return absl::OkStatus();
     const std::shared_ptr<block::Block> old = *it;
     auto written = RewriteWithoutTombstones(fs_, old, dir_);
     if (!written.ok()) {
@@ -229,14 +231,12 @@ absl::Status DB::CleanTombstones() {
     }
     // The new block is durable (renamed into place, meta.json naming its parent) before
     // the old one goes.
-    STRATA_RETURN_IF_ERROR(DeleteBlockDirLocked(*old));
-    blocks_.erase(std::find(blocks_.begin(), blocks_.end(), old));
+    blocks.erase(it);
+    if (nb != nullptr) blocks.push_back(nb);
+    SetBlocks(std::move(blocks));
+    STRATA_RETURN_IF_ERROR(DeleteBlockDir(*old));
     if (nb != nullptr) {
       Log(absl::StrCat("clean tombstones: rewrote ", old->dir(), " as ", nb->dir()));
-      blocks_.push_back(std::move(nb));
-      std::sort(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) {
-        return a->meta().min_time < b->meta().min_time;
-      });
     } else {
       Log(absl::StrCat("clean tombstones: deleted ", old->dir(), " (no samples left)"));
     }
@@ -252,10 +252,10 @@ absl::Status DB::Snapshot(const std::string& dir, bool with_head) {
     return absl::InvalidArgumentError(
         absl::StrCat("tsdb snapshot: dir ", dir, " must not be a valid ULID"));
   }
-  absl::MutexLock l(&mu_);
+  absl::MutexLock c(&cmtx_);
   if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
   STRATA_RETURN_IF_ERROR(fs_.CreateDirs(dir));
-  for (const auto& b : blocks_) {
+  for (const auto& b : BlocksSnapshot()) {
     absl::Status s = SnapshotBlock(fs_, *b, dir);
     if (!s.ok()) return base::Annotate(s, absl::StrCat("tsdb snapshot: block ", b->dir()));
   }
@@ -273,39 +273,26 @@ absl::Status DB::Snapshot(const std::string& dir, bool with_head) {
 }
 
 absl::Status DB::ApplySizeRetentionLocked() {
-  if (opts_.retention_bytes <= 0 || blocks_.empty() || wal_ == nullptr) {
+  std::vector<std::shared_ptr<block::Block>> by_age = BlocksSnapshot();
+  if (opts_.retention_bytes <= 0 || by_age.empty() || wal_ == nullptr) {
     return absl::OkStatus();
   }
   // Prometheus 2.42's BeyondSizeRetention starts from Head.Size() (the WAL directory plus
   // the memory-mapped head chunks; strata has no head chunk files) and adds blocks newest
   // first (by max time); once the sum exceeds the limit, that block and all older ones go.
   STRATA_ASSIGN_OR_RETURN(uint64_t total, DirSize(fs_, wal_->dir()));
-  std::vector<std::shared_ptr<block::Block>> by_age = blocks_;
   std::stable_sort(by_age.begin(), by_age.end(), [](const auto& a, const auto& b) {
     return a->meta().max_time > b->meta().max_time;
   });
   const uint64_t limit = static_cast<uint64_t>(opts_.retention_bytes);
-  std::set<const block::Block*> drop;
   for (size_t i = 0; i < by_age.size(); ++i) {
     STRATA_ASSIGN_OR_RETURN(uint64_t n, BlockBytes(fs_, *by_age[i]));
     total += n;
     if (total > limit) {
-      for (size_t j = i; j < by_age.size(); ++j) drop.insert(by_age[j].get());
-      break;
+      by_age.erase(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(i));
+      return DropBlocksLocked(by_age, "size retention");
     }
   }
-  if (drop.empty()) return absl::OkStatus();
-  std::vector<std::shared_ptr<block::Block>> keep;
-  for (auto& b : blocks_) {
-    if (drop.count(b.get()) > 0) {
-      STRATA_RETURN_IF_ERROR(DeleteBlockDirLocked(*b));
-      ++stats_.blocks_deleted;
-      Log(absl::StrCat("size retention: deleted block ", b->dir()));
-      continue;
-    }
-    keep.push_back(std::move(b));
-  }
-  blocks_ = std::move(keep);
   return absl::OkStatus();
 }
 

@@ -18,6 +18,7 @@
 
 #include "strata/tsdb/block/block_writer.h"
 #include "strata/tsdb/db.h"
+#include "tsdb/db_testing.h"
 #include "testing/fault_fs.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
@@ -452,7 +453,7 @@ TEST(DBCompactionTest, OverlappingBlocksAreCompactedVertically) {
   WriteBlock(tmp.path(), {{L("m", 0), Range(0, 2 * kHour, 60000, 0)}}, 0, 2 * kHour);
   WriteBlock(tmp.path(), {{L("m", 0), Range(kHour + 30000, 3 * kHour, 60000, 0)}}, kHour,
              3 * kHour);
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   const SeriesMap before = QueryDB(*db);
   ASSERT_EQ(before.begin()->second.size(), 120u + 120u);
   STRATA_ASSERT_OK(db->Compact());
@@ -485,7 +486,7 @@ TEST(DBCompactionTest, OpenFinishesACompactionInterruptedBeforeDeletingItsInputs
   block::BlockMeta dm = del->meta();
   dm.compaction.deletable = true;
   STRATA_ASSERT_OK(block::WriteMeta(fs, del->dir(), dm));
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   auto blocks = db->Blocks();
   ASSERT_EQ(blocks.size(), 1u);
   EXPECT_EQ(blocks[0]->meta().ulid, m.ulid);
@@ -509,7 +510,7 @@ TEST(DBCompactionTest, ReadOnlyOpenLeavesSupersededBlocksOnDiskButUnused) {
   STRATA_ASSERT_OK_AND_ASSIGN(block::BlockMeta m, CompactBlocks(fs, in, tmp.path()));
   DBOptions o;
   o.read_only = true;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), o));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(o)));
   ASSERT_EQ(db->Blocks().size(), 1u);
   EXPECT_EQ(db->Blocks()[0]->meta().ulid, m.ulid);
   EXPECT_TRUE(std::filesystem::exists(in[0]->dir()));
@@ -529,7 +530,7 @@ TEST(DBCompactionTest, BlocksWithTombstonesAreMergedWithoutTheDeletedSamples) {
   ts.Add(RefOf(*in[1], L("m", 1)), {INT64_MIN, INT64_MAX});
   STRATA_ASSERT_OK(block::WriteTombstones(fs, in[1]->dir(), ts));
   in.clear();
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   const SeriesMap before = QueryDB(*db);
   ASSERT_EQ(before.at(L("m", 1).ToString()).size(), 3u * 120);
   STRATA_ASSERT_OK(db->Compact());

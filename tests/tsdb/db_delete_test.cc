@@ -199,7 +199,7 @@ TEST(DBDeleteTest, HeadDeleteHidesSamplesAndIsReplayedFromWal) {
   testing::TempDir tmp;
   SeriesMap want;
   {
-    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
     want = AppendRange(*db, 3, 0, 100 * kMinute, kMinute);
     STRATA_ASSERT_OK(db->Delete(20 * kMinute, 50 * kMinute, {Eq("job", "a")}));
     want = Without(want, 20 * kMinute, 50 * kMinute, IsJobA);
@@ -218,7 +218,7 @@ TEST(DBDeleteTest, HeadDeleteHidesSamplesAndIsReplayedFromWal) {
     EXPECT_EQ(s.mint, 20 * kMinute);
     EXPECT_EQ(s.maxt, 50 * kMinute);
   }
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   EXPECT_TRUE(SameSamples(QueryAll(*db), want));
 }
 
@@ -226,7 +226,7 @@ TEST(DBDeleteTest, HeadDeleteIsClampedToTheSeriesSoLaterSamplesStayVisible) {
   // Prometheus's Head.Delete clamps the interval to the head's and the series' current
   // range: deleting everything does not hide samples appended afterwards.
   testing::TempDir tmp;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   AppendRange(*db, 2, 0, 10 * kMinute, kMinute);
   STRATA_ASSERT_OK(db->Delete(INT64_MIN, INT64_MAX, {Eq("i", "0")}));
   SeriesMap got = QueryAll(*db);
@@ -246,7 +246,7 @@ TEST(DBDeleteTest, HeadDeleteIsClampedToTheSeriesSoLaterSamplesStayVisible) {
 TEST(DBDeleteTest, BlockDeleteWritesPrometheusTombstonesFileAndMeta) {
   testing::TempDir tmp;
   SeriesMap want;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   want = AppendRange(*db, 3, 0, 5 * kHour, kMinute);
   STRATA_ASSERT_OK(db->Compact());
   ASSERT_EQ(db->Blocks().size(), 1u);  // [0, 2h); the head keeps [2h, 5h)
@@ -299,13 +299,13 @@ TEST(DBDeleteTest, BlockDeleteWritesPrometheusTombstonesFileAndMeta) {
             (block::Intervals{{30 * kMinute, 2 * kHour - kMinute}}));
   EXPECT_TRUE(SameSamples(QueryAll(*db), want));
   STRATA_ASSERT_OK(db->Close());
-  STRATA_ASSERT_OK_AND_ASSIGN(auto re, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto re, DB::Open(tmp.path(), dbtest::Manual()));
   EXPECT_TRUE(SameSamples(QueryAll(*re), want));
 }
 
 TEST(DBDeleteTest, DeletedHeadSamplesDoNotReachTheBlock) {
   testing::TempDir tmp;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
   SeriesMap want = AppendRange(*db, 3, 0, 5 * kHour, kMinute);
   STRATA_ASSERT_OK(db->Delete(10 * kMinute, 20 * kMinute, {Eq("i", "1")}));
   STRATA_ASSERT_OK(db->Delete(INT64_MIN, INT64_MAX, {Eq("i", "2")}));  // whole series
@@ -326,7 +326,7 @@ TEST(DBDeleteTest, DeletedHeadSamplesDoNotReachTheBlock) {
   // After truncation the head keeps only the tombstone of series 2 reaching past 2h.
   EXPECT_EQ(db->head().TombstonesSnapshot().NumIntervals(), 1u);
   STRATA_ASSERT_OK(db->Close());
-  STRATA_ASSERT_OK_AND_ASSIGN(auto re, DB::Open(tmp.path()));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto re, DB::Open(tmp.path(), dbtest::Manual()));
   EXPECT_TRUE(SameSamples(QueryAll(*re), want));
 }
 
@@ -339,7 +339,7 @@ TEST(DBDeleteTest, CheckpointKeepsTombstonesOfLiveSeries) {
   const int64_t deleted_to = 130 * kMinute - kStep;  // clamped to the series' newest sample
   SeriesMap want;
   {
-    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
+    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(opts)));
     want = AppendRange(*db, 3, 0, 130 * kMinute, kStep);
     // Reaches past 2h, where the head is truncated below, so the checkpoint must keep it.
     STRATA_ASSERT_OK(db->Delete(1 * kHour, 3 * kHour, {Eq("i", "0")}));
@@ -360,7 +360,7 @@ TEST(DBDeleteTest, CheckpointKeepsTombstonesOfLiveSeries) {
   ASSERT_EQ(stones.size(), 1u) << cp.path;
   EXPECT_EQ(stones[0].mint, 1 * kHour);
   EXPECT_EQ(stones[0].maxt, deleted_to);
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(opts)));
   EXPECT_TRUE(SameSamples(QueryAll(*db), want));
 }
 
@@ -368,7 +368,7 @@ TEST(DBDeleteTest, CleanTombstonesRewritesBlocksAsPrometheus) {
   testing::TempDir tmp;
   DBOptions opts;
   opts.max_block_duration = 2 * kHour;  // no leveled merging: two 2h blocks stay apart
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(opts)));
   SeriesMap want = AppendRange(*db, 3, 0, 7 * kHour, kMinute);
   STRATA_ASSERT_OK(db->Compact());
   ASSERT_EQ(db->Blocks().size(), 2u);
@@ -419,7 +419,7 @@ TEST(DBDeleteTest, CleanTombstonesRewritesBlocksAsPrometheus) {
   ASSERT_EQ(db->Blocks().size(), 1u);
   EXPECT_EQ(db->Blocks()[0]->meta().ulid, nb.meta().ulid);
   STRATA_ASSERT_OK(db->Close());
-  STRATA_ASSERT_OK_AND_ASSIGN(auto re, DB::Open(tmp.path(), opts));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto re, DB::Open(tmp.path(), dbtest::Manual(opts)));
   EXPECT_TRUE(SameSamples(QueryAll(*re), want));
 }
 
@@ -429,7 +429,7 @@ TEST(DBDeleteTest, DeletesRunConcurrentlyWithAppendsAndQueries) {
   testing::TempDir tmp;
   DBOptions opts;
   opts.wal_sync = wal::SyncPolicy::kNone;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(opts)));
   constexpr int kCommits = 1500;
   std::atomic<int64_t> appended_to{-1};
   std::thread writer([&] {
@@ -465,7 +465,7 @@ TEST(DBDeleteTest, DeletesRunConcurrentlyWithAppendsAndQueries) {
 TEST(DBDeleteTest, ReadOnlyAndClosedDBsRefuseDeletes) {
   testing::TempDir tmp;
   {
-    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
     AppendRange(*db, 1, 0, 10 * kMinute, kMinute);
     STRATA_ASSERT_OK(db->Close());
     EXPECT_THAT(db->Delete(0, 1, {Eq("i", "0")}),
@@ -475,7 +475,7 @@ TEST(DBDeleteTest, ReadOnlyAndClosedDBsRefuseDeletes) {
   }
   DBOptions ro;
   ro.read_only = true;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), ro));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(ro)));
   EXPECT_THAT(db->Delete(0, 1, {Eq("i", "0")}),
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
 }
@@ -528,7 +528,7 @@ TEST(DBDeleteTest, PromtoolDumpOmitsSamplesDeletedInBlocksAndHead) {
   testing::TempDir tmp;
   SeriesMap want;
   {
-    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path()));
+    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual()));
     want = AppendRange(*db, 3, 0, 5 * kHour, kMinute);
     STRATA_ASSERT_OK(db->Compact());
     ASSERT_EQ(db->Blocks().size(), 1u);
@@ -566,7 +566,7 @@ TEST(DBRetentionTest, SizeRetentionDeletesOldestBlocksCountingTheWal) {
   opts.wal_sync = wal::SyncPolicy::kNone;
   std::vector<std::string> dirs;  // oldest first
   {
-    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
+    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(opts)));
     AppendRange(*db, 4, 0, 9 * kHour, 30000);
     STRATA_ASSERT_OK(db->Compact());
     ASSERT_EQ(db->Blocks().size(), 3u);
@@ -589,7 +589,7 @@ TEST(DBRetentionTest, SizeRetentionDeletesOldestBlocksCountingTheWal) {
   const uint64_t wal_now = DirBytes(tmp.Sub("wal"));
   limited.retention_bytes = static_cast<int64_t>(wal_now + sizes[2] + sizes[1] + sizes[0] / 2);
   {
-    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), limited));
+    STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(limited)));
     const uint64_t wal_after = DirBytes(tmp.Sub("wal"));
     ASSERT_LE(wal_after - wal_now, sizes[0] / 2) << "WAL growth at Open changed the outcome";
     ASSERT_EQ(db->Blocks().size(), 2u);
@@ -602,7 +602,7 @@ TEST(DBRetentionTest, SizeRetentionDeletesOldestBlocksCountingTheWal) {
   // A limit below WAL + newest block deletes every block, the newest too (upstream has no
   // "keep the newest" exception for size).
   limited.retention_bytes = static_cast<int64_t>(DirBytes(tmp.Sub("wal")) + sizes[2] - 1);
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), limited));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(limited)));
   EXPECT_TRUE(db->Blocks().empty());
 }
 
@@ -611,7 +611,7 @@ TEST(DBRetentionTest, SizeRetentionRunsAfterCompaction) {
   DBOptions opts;
   opts.max_block_duration = 2 * kHour;
   opts.retention_bytes = 1;  // smaller than any block: every block goes as soon as cut
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), opts));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.path(), dbtest::Manual(opts)));
   SeriesMap want = AppendRange(*db, 2, 0, 5 * kHour, kMinute);
   STRATA_ASSERT_OK(db->Compact());
   EXPECT_TRUE(db->Blocks().empty());

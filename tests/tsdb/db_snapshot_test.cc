@@ -45,7 +45,7 @@ struct Fixture {
   explicit Fixture(const std::string& dir, base::FileSystem* fs = nullptr) {
     DBOptions opts;
     opts.fs = fs;
-    auto d = DB::Open(dir, opts);
+    auto d = DB::Open(dir, dbtest::Manual(opts));
     EXPECT_TRUE(d.ok()) << d.status();
     db = *std::move(d);
     want = AppendRange(*db, 3, 0, 5 * kHour, kMinute);
@@ -96,7 +96,7 @@ TEST(DBSnapshotTest, SnapshotWithHeadOpensAsDBWithEverySample) {
   // the snapshot, without the deleted ones.
   DBOptions ro;
   ro.read_only = true;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, ro));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, dbtest::Manual(ro)));
   EXPECT_EQ(sdb->Blocks().size(), 2u);
   EXPECT_TRUE(SameSamples(QueryAll(*sdb), f.want));
 }
@@ -112,7 +112,7 @@ TEST(DBSnapshotTest, SnapshotWithoutHeadHasOnlyTheBlocks) {
   EXPECT_THAT(names, ElementsAre(f.db->Blocks()[0]->meta().ulid.ToString()));
   DBOptions ro;
   ro.read_only = true;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, ro));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, dbtest::Manual(ro)));
   SeriesMap want = f.want;
   for (auto& [k, v] : want)
     std::erase_if(v, [](const model::Sample& s) { return s.t >= 2 * kHour; });
@@ -134,13 +134,13 @@ TEST(DBSnapshotTest, CopiesWhenTheFileSystemCannotLink) {
   }
   DBOptions ro;
   ro.read_only = true;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, ro));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto sdb, DB::Open(snap, dbtest::Manual(ro)));
   EXPECT_TRUE(SameSamples(QueryAll(*sdb), f.want));
 }
 
 TEST(DBSnapshotTest, RefusesTheBaseDirectoryAndUlidNames) {
   testing::TempDir tmp;
-  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.Sub("data")));
+  STRATA_ASSERT_OK_AND_ASSIGN(auto db, DB::Open(tmp.Sub("data"), dbtest::Manual()));
   EXPECT_THAT(db->Snapshot(tmp.Sub("data"), true),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("base directory")));
   EXPECT_THAT(db->Snapshot("01BKGV7JBM69T2G1BGBGM6KB12", true),

@@ -22,6 +22,12 @@ namespace strata::tsdb::dbtest {
 // Label-set text -> samples in time order.
 using SeriesMap = std::map<std::string, std::vector<model::Sample>>;
 
+// `o` with background compaction off, for tests that decide when Compact() runs.
+inline DBOptions Manual(DBOptions o = {}) {
+  o.compaction_interval_ms = 0;
+  return o;
+}
+
 // Series i of the test fleet: {__name__="m", i="<i>", job="a" for even i, "b" for odd}.
 inline model::Labels Series(int i) {
   return model::Labels::FromPairs(

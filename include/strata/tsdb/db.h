@@ -22,19 +22,33 @@
 // another directory and can persist the head there as a block. Size retention
 // (retention_bytes) counts the blocks and the WAL, as Prometheus 2.42 does.
 //
-// Thread-safety: DB is thread-safe. Queries and appends may run concurrently with each
-// other; Compact(), Delete(), CleanTombstones(), Snapshot() and Close() serialise on the DB
-// mutex. Appends never wait for that mutex: while Compact() persists the head or merges
-// blocks, NewAppender/Append/Commit proceed, each waiting at most for the one series being
-// copied into the new block (a per-series lock held for a chunk copy). New queriers do wait
-// for a running Compact(). A querier pins the blocks it reads (shared_ptr), so a block
-// deleted by retention stays readable until the querier is closed.
+// Background compaction: unless DBOptions::compaction_interval_ms is 0, a thread owned by the
+// DB runs Compact() every interval and as soon as a commit leaves the head compactable, as
+// Prometheus's DB.run loop and dbAppender.Commit do; its errors go to opts.logger and it
+// retries at the next interval. Close() stops it, waiting for a running compaction.
+//
+// Thread-safety: DB is thread-safe. Queries and appends run concurrently with each other and
+// with background work. Compact(), Delete(), CleanTombstones() and Snapshot() serialise on a
+// compaction mutex and take the block-list mutex only to read or swap the list, so:
+//   - appends never wait for them: while Compact() persists the head or merges blocks,
+//     NewAppender/Append/Commit proceed, each waiting at most for the one series being
+//     copied into the new block (a per-series lock held for a chunk copy);
+//   - queries never wait for them either: a new querier sees the block list as it is, and
+//     a querier pins the blocks it reads (shared_ptr), so a block replaced by compaction or
+//     deleted by retention stays readable until the querier is closed;
+//   - as Prometheus's head truncation waits for pending readers, Compact() waits, before it
+//     truncates the head below t, for queriers that read the head below t (opened before the
+//     new block was added) to be closed. Do not call Compact() while the calling thread holds
+//     such a querier open.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <set>
+#include <thread>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +91,10 @@ struct DBOptions {
   wal::SyncPolicy wal_sync = wal::SyncPolicy::kAlways;
   // WAL segment size in bytes.
   int64_t wal_segment_size = wal::kDefaultSegmentSize;
+  // Background compaction (see above): Compact() every interval and after a commit that
+  // leaves the head compactable. 0: no background thread; the owner calls Compact().
+  // Default 1 minute, Prometheus's compaction loop interval. Read-only opens never start it.
+  int64_t compaction_interval_ms = 60 * 1000;
   // Read-only: no lock, no leftover cleanup, no WAL writer (the WAL is only replayed);
   // appends and Compact() return FailedPrecondition. Like promtool's read-only DB.
   bool read_only = false;
@@ -93,6 +111,8 @@ struct DBStats {
   uint64_t blocks_deleted = 0;                 // by retention
   uint64_t blocks_merged = 0;                  // block compactions done by Compact()
   uint64_t wal_replayed_samples = 0;           // at Open
+  uint64_t background_compactions = 0;         // Compact() runs by the background thread
+  uint64_t background_failures = 0;            // ... that returned an error
 };
 
 class DB final : public storage::Queryable, public storage::Appendable {
@@ -154,7 +174,8 @@ class DB final : public storage::Queryable, public storage::Appendable {
   // closed, the file system's or block writer's error otherwise.
   absl::Status Snapshot(const std::string& dir, bool with_head);
 
-  // Flushes and closes the WAL and releases the lock. Idempotent: a second call returns OK.
+  // Stops background compaction (waiting for a running one), then flushes and closes the
+  // WAL and releases the lock. Idempotent: a second call returns OK.
   absl::Status Close();
 
   // The open blocks sorted by min time. Shared ownership: valid while held.
@@ -165,39 +186,67 @@ class DB final : public storage::Queryable, public storage::Appendable {
 
  private:
   class Appender;
+  class Querier;
   DB(std::string dir, DBOptions opts);
   absl::Status OpenBlocksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status CompactHeadLocked(int64_t mint, int64_t maxt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status TruncateWalLocked(int64_t mint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ApplyRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ApplySizeRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The *Locked methods below run under cmtx_, which makes their caller the only writer of
+  // blocks_; they read blocks_ through BlocksSnapshot() and replace it under mu_.
+  absl::Status CompactHeadLocked(int64_t mint, int64_t maxt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
+  absl::Status TruncateWalLocked(int64_t mint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
+  absl::Status ApplyRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
+  absl::Status ApplySizeRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
+  // Removes `drop` from the block list, then deletes their directories (DeleteBlockDir).
+  absl::Status DropBlocksLocked(const std::vector<std::shared_ptr<block::Block>>& drop,
+                                const char* why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
   // Writes the head's data in [mint, maxt) minus its tombstones as a level-1 block under
   // `parent`; returns its meta, or nullopt when no sample is left (no block is written).
   absl::StatusOr<std::optional<block::BlockMeta>> WriteHeadBlockLocked(const std::string& parent,
                                                                        int64_t mint, int64_t maxt)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
   // Renames `b`'s directory to *.tmp-for-deletion and removes it, so a crash leaves a
   // leftover Open deletes, never a half-deleted block.
-  absl::Status DeleteBlockDirLocked(const block::Block& b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DeleteBlockDir(const block::Block& b);
   // One planner step; sets *did to whether it merged a group.
-  absl::Status CompactBlocksLocked(bool* did) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CompactBlocksLocked(bool* did) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
+  absl::Status CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmtx_);
+  // FailedPrecondition when closed or read-only.
+  absl::Status CheckWritable() const;
+  std::vector<std::shared_ptr<block::Block>> BlocksSnapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Replaces the block list, sorted by min time.
+  void SetBlocks(std::vector<std::shared_ptr<block::Block>> blocks) ABSL_LOCKS_EXCLUDED(mu_);
+  // Prometheus's Head.compactable: the head spans more than 1.5 block ranges.
+  bool HeadCompactable() const;
+  // Wakes the background thread (no-op without one).
+  void TriggerCompaction();
+  void BackgroundLoop();
   void Log(std::string_view msg) const;
 
   const std::string dir_;
   const DBOptions opts_;
   base::FileSystem& fs_;
-  // Protects the block list, the WAL writer's lifetime and stats. The head and the WAL
-  // writer are internally thread-safe.
+  // Serialises Compact, Delete, CleanTombstones, Snapshot and Close, the only writers of
+  // blocks_. Acquired before mu_.
+  absl::Mutex cmtx_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Protects the block list, the open head readers, the lock file and stats; held only
+  // briefly. The head and the WAL writer are internally thread-safe.
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<block::Block>> blocks_ ABSL_GUARDED_BY(mu_);
+  // Lowest head time read by each open querier that reads the head (multiset).
+  std::multiset<int64_t> head_readers_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<base::FileLock> lock_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<wal::Writer> wal_;
   std::unique_ptr<WalSink> sink_;
   std::unique_ptr<Head> head_;
   DBStats stats_ ABSL_GUARDED_BY(mu_);
-  // Set once by Close() under mu_; read without it by NewAppender, which must not wait for
-  // a running Compact().
+  // Set once by Close(); read without a lock by NewAppender, which must not wait for a
+  // running Compact().
   std::atomic<bool> closed_{false};
+  // Background compaction: woken by TriggerCompaction or Close through bg_mu_.
+  absl::Mutex bg_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  bool bg_wake_ ABSL_GUARDED_BY(bg_mu_) = false;
+  bool bg_stop_ ABSL_GUARDED_BY(bg_mu_) = false;
+  std::thread bg_thread_;
+  std::once_flag bg_stop_once_;
 };
 
 }  // namespace strata::tsdb
