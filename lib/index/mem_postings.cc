@@ -7,7 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
-#include "base/mutex.h"
+#include "strata/base/mutex.h"
 #include "strata/base/status.h"
 
 namespace strata::index {

@@ -110,7 +110,7 @@ class DB::Querier final : public storage::Querier {
     absl::Status s = inner_->Close();
     inner_.reset();
     if (reader_.has_value()) {
-      absl::MutexLock l(&db_->mu_);
+      base::MutexLock l(&db_->mu_);
       db_->head_readers_.erase(*reader_);
       reader_.reset();
     }
@@ -134,8 +134,8 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(std::string dir, DBOptions opts) {
         absl::StrCat("tsdb open ", dir, ": block_range must be positive, got ", opts.block_range));
   }
   std::unique_ptr<DB> db(new DB(std::move(dir), std::move(opts)));
-  absl::MutexLock c(&db->cmtx_);
-  absl::ReleasableMutexLock l(&db->mu_);
+  base::MutexLock c(&db->cmtx_);
+  base::ReleasableMutexLock l(&db->mu_);
   base::FileSystem& fs = db->fs_;
   const std::string& d = db->dir_;
   if (!db->opts_.read_only) {
@@ -277,12 +277,12 @@ absl::StatusOr<std::unique_ptr<storage::Querier>> DB::NewQuerier(int64_t mint, i
   // after this point truncates the head only once this querier is closed.
   auto unregister = [&] {
     if (!reader.has_value()) return;
-    absl::MutexLock l(&mu_);
+    base::MutexLock l(&mu_);
     head_readers_.erase(*reader);
     reader.reset();
   };
   {
-    absl::MutexLock l(&mu_);
+    base::MutexLock l(&mu_);
     if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
     blocks = blocks_;
     for (const auto& b : blocks_) head_floor = std::max(head_floor, b->meta().max_time);
@@ -334,13 +334,13 @@ std::unique_ptr<storage::Appender> DB::NewAppender() {
 std::vector<std::shared_ptr<block::Block>> DB::Blocks() const { return BlocksSnapshot(); }
 
 std::vector<std::shared_ptr<block::Block>> DB::BlocksSnapshot() const {
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   return blocks_;
 }
 
 void DB::SetBlocks(std::vector<std::shared_ptr<block::Block>> blocks) {
   std::sort(blocks.begin(), blocks.end(), SortedByMinTime);
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   blocks_ = std::move(blocks);
 }
 
@@ -359,7 +359,7 @@ bool DB::HeadCompactable() const {
 }
 
 void DB::TriggerCompaction() {
-  absl::MutexLock l(&bg_mu_);
+  base::MutexLock l(&bg_mu_);
   bg_wake_ = true;
 }
 
@@ -370,7 +370,7 @@ void DB::BackgroundLoop() {
   const absl::Duration interval = absl::Milliseconds(opts_.compaction_interval_ms);
   for (;;) {
     {
-      absl::MutexLock l(&bg_mu_);
+      base::MutexLock l(&bg_mu_);
       auto stop = [this]() ABSL_SHARED_LOCKS_REQUIRED(bg_mu_) { return bg_stop_; };
       auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(bg_mu_) { return bg_wake_ || bg_stop_; };
       if (backoff > absl::ZeroDuration()) bg_mu_.AwaitWithTimeout(absl::Condition(&stop), backoff);
@@ -381,12 +381,12 @@ void DB::BackgroundLoop() {
     }
     absl::Status s;
     {
-      absl::MutexLock c(&cmtx_);
+      base::MutexLock c(&cmtx_);
       if (closed_.load(std::memory_order_acquire)) return;
       s = CompactLocked();
     }
     {
-      absl::MutexLock l(&mu_);
+      base::MutexLock l(&mu_);
       ++stats_.background_compactions;
       if (!s.ok()) ++stats_.background_failures;
     }
@@ -400,12 +400,12 @@ void DB::BackgroundLoop() {
 }
 
 DBStats DB::Stats() const {
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   return stats_;
 }
 
 absl::Status DB::Compact() {
-  absl::MutexLock c(&cmtx_);
+  base::MutexLock c(&cmtx_);
   return CompactLocked();
 }
 
@@ -427,7 +427,7 @@ absl::Status DB::CompactLocked() {
     // New queriers now read [.., maxt) from the block; queriers opened before may still
     // read it from the head (Prometheus's WaitForPendingReadersInTimeRange).
     {
-      absl::MutexLock l(&mu_);
+      base::MutexLock l(&mu_);
       auto drained = [this, maxt]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return head_readers_.empty() || *head_readers_.begin() >= maxt;
       };
@@ -509,7 +509,7 @@ absl::Status DB::CompactBlocksLocked(bool* did) {
   // Open queriers keep the inputs' mapped files alive.
   for (const auto& b : pick) STRATA_RETURN_IF_ERROR(DeleteBlockDir(*b));
   {
-    absl::MutexLock l(&mu_);
+    base::MutexLock l(&mu_);
     ++stats_.blocks_merged;
   }
   Log(out != nullptr ? absl::StrCat("compacted ", pick.size(), " blocks into ", out->dir(),
@@ -531,7 +531,7 @@ absl::Status DB::CompactHeadLocked(int64_t mint, int64_t maxt) {
   blocks.push_back(std::move(*b));
   SetBlocks(std::move(blocks));
   {
-    absl::MutexLock l(&mu_);
+    base::MutexLock l(&mu_);
     ++stats_.blocks_created;
   }
   Log(absl::StrCat("wrote block ", path, " [", mint, ", ", maxt, ")"));
@@ -589,7 +589,7 @@ absl::Status DB::DropBlocksLocked(const std::vector<std::shared_ptr<block::Block
   for (const auto& b : drop) {
     STRATA_RETURN_IF_ERROR(DeleteBlockDir(*b));
     {
-      absl::MutexLock l(&mu_);
+      base::MutexLock l(&mu_);
       ++stats_.blocks_deleted;
     }
     Log(absl::StrCat(why, ": deleted block ", b->dir()));
@@ -601,13 +601,13 @@ absl::Status DB::Close() {
   // Stop the background thread first, outside cmtx_, which its running compaction holds.
   std::call_once(bg_stop_once_, [this] {
     {
-      absl::MutexLock l(&bg_mu_);
+      base::MutexLock l(&bg_mu_);
       bg_stop_ = true;
     }
     if (bg_thread_.joinable()) bg_thread_.join();
   });
-  absl::MutexLock c(&cmtx_);
-  absl::MutexLock l(&mu_);
+  base::MutexLock c(&cmtx_);
+  base::MutexLock l(&mu_);
   if (closed_) return absl::OkStatus();
   closed_ = true;
   absl::Status s;

@@ -182,7 +182,7 @@ absl::Status DB::DeleteBlockDir(const block::Block& b) {
 }
 
 absl::Status DB::Delete(int64_t mint, int64_t maxt, const std::vector<model::Matcher>& matchers) {
-  absl::MutexLock c(&cmtx_);
+  base::MutexLock c(&cmtx_);
   STRATA_RETURN_IF_ERROR(CheckWritable());
   std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
   absl::Status err;
@@ -207,7 +207,7 @@ absl::Status DB::Delete(int64_t mint, int64_t maxt, const std::vector<model::Mat
 }
 
 absl::Status DB::CleanTombstones() {
-  absl::MutexLock c(&cmtx_);
+  base::MutexLock c(&cmtx_);
   STRATA_RETURN_IF_ERROR(CheckWritable());
   for (;;) {
     std::vector<std::shared_ptr<block::Block>> blocks = BlocksSnapshot();
@@ -252,7 +252,7 @@ absl::Status DB::Snapshot(const std::string& dir, bool with_head) {
     return absl::InvalidArgumentError(
         absl::StrCat("tsdb snapshot: dir ", dir, " must not be a valid ULID"));
   }
-  absl::MutexLock c(&cmtx_);
+  base::MutexLock c(&cmtx_);
   if (closed_) return absl::FailedPreconditionError(absl::StrCat("tsdb ", dir_, ": closed"));
   STRATA_RETURN_IF_ERROR(fs_.CreateDirs(dir));
   for (const auto& b : BlocksSnapshot()) {

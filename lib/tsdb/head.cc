@@ -10,7 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "base/mutex.h"
+#include "strata/base/mutex.h"
 #include "base/status_macros.h"
 #include "strata/base/status.h"
 #include "strata/index/mem_postings.h"

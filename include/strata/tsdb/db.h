@@ -57,7 +57,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "strata/base/mutex.h"
 #include "strata/base/file_system.h"
 #include "strata/storage/querier.h"
 #include "strata/tsdb/block/block.h"
@@ -226,10 +226,10 @@ class DB final : public storage::Queryable, public storage::Appendable {
   base::FileSystem& fs_;
   // Serialises Compact, Delete, CleanTombstones, Snapshot and Close, the only writers of
   // blocks_. Acquired before mu_.
-  absl::Mutex cmtx_ ABSL_ACQUIRED_BEFORE(mu_);
+  base::Mutex cmtx_ ABSL_ACQUIRED_BEFORE(mu_);
   // Protects the block list, the open head readers, the lock file and stats; held only
   // briefly. The head and the WAL writer are internally thread-safe.
-  mutable absl::Mutex mu_;
+  mutable base::Mutex mu_;
   std::vector<std::shared_ptr<block::Block>> blocks_ ABSL_GUARDED_BY(mu_);
   // Lowest head time read by each open querier that reads the head (multiset).
   std::multiset<int64_t> head_readers_ ABSL_GUARDED_BY(mu_);
@@ -242,7 +242,7 @@ class DB final : public storage::Queryable, public storage::Appendable {
   // running Compact().
   std::atomic<bool> closed_{false};
   // Background compaction: woken by TriggerCompaction or Close through bg_mu_.
-  absl::Mutex bg_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  base::Mutex bg_mu_ ABSL_ACQUIRED_AFTER(mu_);
   bool bg_wake_ ABSL_GUARDED_BY(bg_mu_) = false;
   bool bg_stop_ ABSL_GUARDED_BY(bg_mu_) = false;
   std::thread bg_thread_;
