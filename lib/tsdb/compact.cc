@@ -517,6 +517,8 @@ absl::StatusOr<block::BlockMeta> CompactBlocks(
   bopts.max_time = meta.max_time;
   bopts.ulid = ulid;
   bopts.compaction = meta.compaction;
+  // The merge below yields series in label order: each goes to disk as it is merged.
+  bopts.sorted_series = true;
   block::BlockWriter bw(fs, out_dir, bopts);
   for (const auto& b : inputs) {
     for (std::string_view sym : b->index().Symbols()) bw.AddSymbol(std::string(sym));

@@ -87,7 +87,12 @@ struct BlockWriter::Series {
 
 BlockWriter::BlockWriter(base::FileSystem& fs, std::string parent, BlockWriterOptions opts)
     : fs_(fs), parent_(std::move(parent)), opts_(std::move(opts)) {}
-BlockWriter::~BlockWriter() = default;
+
+BlockWriter::~BlockWriter() {
+  if (!tmp_.empty()) (void)fs_.RemoveAll(tmp_);  // best effort: not flushed successfully
+}
+
+std::string BlockWriter::FinalDir() const { return base::JoinPath(parent_, ulid_->ToString()); }
 
 absl::Status BlockWriter::AddSeries(model::Labels lset, std::vector<model::Sample> samples) {
   if (lset.empty()) return absl::InvalidArgumentError("block writer: series with no labels");
@@ -106,6 +111,13 @@ absl::Status BlockWriter::AddSeries(model::Labels lset, std::vector<model::Sampl
     samples[w++] = samples[i];
   }
   samples.resize(w);
+  if (opts_.sorted_series) {
+    if (opts_.chunk_range <= 0) {
+      return absl::InvalidArgumentError("block writer: chunk_range must be positive");
+    }
+    const chunkenc::XorOptions xor_opts{.prometheus_2_42 = opts_.prometheus_2_42};
+    return WriteSorted(std::move(lset), CutChunks(samples, opts_.chunk_range, xor_opts));
+  }
   series_.push_back(Series{std::move(lset), std::move(samples), {}, true});
   return absl::OkStatus();
 }
@@ -119,54 +131,111 @@ absl::Status BlockWriter::AddChunks(model::Labels lset, std::vector<EncodedChunk
           "block writer: series {}: chunk {} out of order or overlapping", lset.ToString(), i));
     }
   }
+  if (opts_.sorted_series) return WriteSorted(std::move(lset), std::move(chunks));
   series_.push_back(Series{std::move(lset), {}, std::move(chunks), false});
   return absl::OkStatus();
 }
 
 void BlockWriter::AddSymbol(std::string symbol) { extra_symbols_.insert(std::move(symbol)); }
 
+absl::Status BlockWriter::WriteSorted(model::Labels lset, std::vector<EncodedChunk> chunks) {
+  if (flushed_) return absl::FailedPreconditionError("block writer: already flushed");
+  STRATA_RETURN_IF_ERROR(error_);
+  if (!written_.empty()) {
+    const model::Labels& prev = written_.back().lset;
+    if (lset == prev) {
+      return absl::InvalidArgumentError(
+          fmt::format("block writer: series {} added twice", lset.ToString()));
+    }
+    if (lset < prev) {
+      return absl::InvalidArgumentError(fmt::format(
+          "block writer: series {} added after {}: sorted_series needs increasing label sets",
+          lset.ToString(), prev.ToString()));
+    }
+  }
+  if (chunks.empty()) return absl::OkStatus();
+  // With a set range, a sample outside it is refused before anything of it is written.
+  const int64_t lo = chunks.front().min_time, hi = chunks.back().max_time;
+  if ((opts_.min_time.has_value() && lo < *opts_.min_time) ||
+      (opts_.max_time.has_value() && hi >= *opts_.max_time)) {
+    return absl::InvalidArgumentError(
+        fmt::format("block writer: series {}: samples span [{}, {}], outside the block range "
+                    "[{}, {})",
+                    lset.ToString(), lo, hi, opts_.min_time.value_or(lo),
+                    opts_.max_time.value_or(hi + 1)));
+  }
+  error_ = WriteSeries(std::move(lset), std::move(chunks));
+  return error_;
+}
+
+absl::Status BlockWriter::WriteSeries(model::Labels lset, std::vector<EncodedChunk> chunks) {
+  if (chunk_writer_ == nullptr) {
+    ulid_ = opts_.ulid.has_value() ? *opts_.ulid : NewUlid(NowUnixMs());
+    tmp_ = FinalDir() + ".tmp-for-creation";
+    STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp_));
+    STRATA_RETURN_IF_ERROR(fs_.CreateDirs(tmp_));
+    STRATA_ASSIGN_OR_RETURN(chunk_writer_, ChunkWriter::Create(fs_, base::JoinPath(tmp_, "chunks"),
+                                                               opts_.segment_size));
+  }
+  std::vector<ChunkData> batch;
+  batch.reserve(chunks.size());
+  for (const auto& c : chunks) batch.push_back(ChunkData{c.encoding, c.data});
+  std::vector<uint64_t> refs;
+  absl::Status s = chunk_writer_->WriteChunks(batch, &refs);
+  if (!s.ok()) return base::Annotate(s, fmt::format("writing block {}", FinalDir()));
+  Written w{std::move(lset), {}};
+  w.chunks.reserve(chunks.size());
+  for (size_t j = 0; j < chunks.size(); ++j) {
+    w.chunks.push_back({refs[j], chunks[j].min_time, chunks[j].max_time});
+    mint_ = std::min(mint_, chunks[j].min_time);
+    maxt_ = std::max(maxt_, chunks[j].max_time);
+    num_samples_ += chunks[j].num_samples;
+  }
+  num_chunks_ += chunks.size();
+  written_.push_back(std::move(w));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BlockMeta> BlockWriter::Flush() {
   if (flushed_) return absl::FailedPreconditionError("block writer: already flushed");
-  flushed_ = true;
   if (opts_.chunk_range <= 0) {
+    flushed_ = true;
     return absl::InvalidArgumentError("block writer: chunk_range must be positive");
   }
-
-  std::sort(series_.begin(), series_.end(),
-            [](const Series& a, const Series& b) { return a.lset < b.lset; });
-  const chunkenc::XorOptions xor_opts{.prometheus_2_42 = opts_.prometheus_2_42};
-  BlockMeta meta;
-  int64_t mint = std::numeric_limits<int64_t>::max();
-  int64_t maxt = std::numeric_limits<int64_t>::min();
-  for (size_t i = 0; i < series_.size(); ++i) {
-    Series& s = series_[i];
-    if (i > 0 && s.lset == series_[i - 1].lset) {
-      return absl::InvalidArgumentError(
-          fmt::format("block writer: series {} added twice", s.lset.ToString()));
-    }
-    if (s.raw) {
-      s.chunks = CutChunks(s.samples, opts_.chunk_range, xor_opts);
+  if (!opts_.sorted_series) {
+    // Sorting is all that the unsorted mode adds: the series then take the sorted path.
+    std::sort(series_.begin(), series_.end(),
+              [](const Series& a, const Series& b) { return a.lset < b.lset; });
+    const chunkenc::XorOptions xor_opts{.prometheus_2_42 = opts_.prometheus_2_42};
+    std::vector<Series> series = std::move(series_);
+    series_.clear();
+    for (Series& s : series) {
+      std::vector<EncodedChunk> chunks =
+          s.raw ? CutChunks(s.samples, opts_.chunk_range, xor_opts) : std::move(s.chunks);
       s.samples = {};
+      absl::Status st = WriteSorted(s.lset, std::move(chunks));
+      if (!st.ok()) {
+        flushed_ = true;
+        return st;
+      }
     }
-    for (const auto& c : s.chunks) {
-      mint = std::min(mint, c.min_time);
-      maxt = std::max(maxt, c.max_time);
-      meta.stats.num_samples += c.num_samples;
-      ++meta.stats.num_chunks;
-    }
-    if (!s.chunks.empty()) ++meta.stats.num_series;
   }
-  if (meta.stats.num_series == 0) {
+  flushed_ = true;
+  STRATA_RETURN_IF_ERROR(error_);
+  return Finish();
+}
+
+absl::StatusOr<BlockMeta> BlockWriter::Finish() {
+  if (written_.empty()) {
     return absl::FailedPreconditionError("block writer: no samples to write");
   }
-  meta.min_time = opts_.min_time.value_or(mint);
-  meta.max_time = opts_.max_time.value_or(maxt + 1);
-  if (mint < meta.min_time || maxt >= meta.max_time) {
-    return absl::InvalidArgumentError(
-        fmt::format("block writer: samples span [{}, {}], outside the block range [{}, {})",
-                    mint, maxt, meta.min_time, meta.max_time));
-  }
-  meta.ulid = opts_.ulid.has_value() ? *opts_.ulid : NewUlid(NowUnixMs());
+  BlockMeta meta;
+  meta.stats.num_series = written_.size();
+  meta.stats.num_samples = num_samples_;
+  meta.stats.num_chunks = num_chunks_;
+  meta.min_time = opts_.min_time.value_or(mint_);
+  meta.max_time = opts_.max_time.value_or(maxt_ + 1);
+  meta.ulid = *ulid_;
   if (opts_.compaction.has_value()) {
     meta.compaction = *opts_.compaction;
   } else {
@@ -174,58 +243,36 @@ absl::StatusOr<BlockMeta> BlockWriter::Flush() {
     meta.compaction.sources = {meta.ulid};
   }
 
-  const std::string final_dir = base::JoinPath(parent_, meta.ulid.ToString());
-  const std::string tmp = final_dir + ".tmp-for-creation";
+  const std::string final_dir = FinalDir();
   auto write = [&]() -> absl::Status {
-    STRATA_RETURN_IF_ERROR(fs_.RemoveAll(tmp));
-    STRATA_RETURN_IF_ERROR(fs_.CreateDirs(tmp));
-
-    // Chunks first (series order), collecting each series' chunk metas for the index.
-    STRATA_ASSIGN_OR_RETURN(auto cw, ChunkWriter::Create(fs_, base::JoinPath(tmp, "chunks"),
-                                                         opts_.segment_size));
-    std::vector<std::vector<index::ChunkMeta>> metas(series_.size());
-    std::vector<ChunkData> batch;
-    std::vector<uint64_t> refs;
+    STRATA_RETURN_IF_ERROR(chunk_writer_->Close());
     std::set<std::string_view> symbols = {""};  // Prometheus's all-postings key
     for (const std::string& sym : extra_symbols_) symbols.insert(sym);
-    for (size_t i = 0; i < series_.size(); ++i) {
-      const Series& s = series_[i];
-      if (s.chunks.empty()) continue;
-      batch.clear();
-      for (const auto& c : s.chunks) batch.push_back(ChunkData{c.encoding, c.data});
-      STRATA_RETURN_IF_ERROR(cw->WriteChunks(batch, &refs));
-      for (size_t j = 0; j < s.chunks.size(); ++j) {
-        metas[i].push_back({refs[j], s.chunks[j].min_time, s.chunks[j].max_time});
-      }
-      for (const auto& l : s.lset) {
+    for (const Written& w : written_) {
+      for (const auto& l : w.lset) {
         symbols.insert(l.name);
         symbols.insert(l.value);
       }
     }
-    STRATA_RETURN_IF_ERROR(cw->Close());
-
     STRATA_ASSIGN_OR_RETURN(auto iw,
-                            index::IndexWriter::Create(fs_, base::JoinPath(tmp, "index")));
+                            index::IndexWriter::Create(fs_, base::JoinPath(tmp_, "index")));
     for (std::string_view sym : symbols) STRATA_RETURN_IF_ERROR(iw->AddSymbol(sym));
-    for (size_t i = 0; i < series_.size(); ++i) {
-      if (metas[i].empty()) continue;
-      STRATA_RETURN_IF_ERROR(iw->AddSeries(series_[i].lset, metas[i]).status());
+    for (const Written& w : written_) {
+      STRATA_RETURN_IF_ERROR(iw->AddSeries(w.lset, w.chunks).status());
     }
     STRATA_RETURN_IF_ERROR(iw->Close());
 
-    STRATA_RETURN_IF_ERROR(WriteMeta(fs_, tmp, meta));
-    STRATA_RETURN_IF_ERROR(WriteTombstones(fs_, tmp, Tombstones()));
-    STRATA_RETURN_IF_ERROR(fs_.SyncDir(base::JoinPath(tmp, "chunks")));
-    STRATA_RETURN_IF_ERROR(fs_.SyncDir(tmp));
-    STRATA_RETURN_IF_ERROR(fs_.Rename(tmp, final_dir));
+    STRATA_RETURN_IF_ERROR(WriteMeta(fs_, tmp_, meta));
+    STRATA_RETURN_IF_ERROR(WriteTombstones(fs_, tmp_, Tombstones()));
+    STRATA_RETURN_IF_ERROR(fs_.SyncDir(base::JoinPath(tmp_, "chunks")));
+    STRATA_RETURN_IF_ERROR(fs_.SyncDir(tmp_));
+    STRATA_RETURN_IF_ERROR(fs_.Rename(tmp_, final_dir));
+    tmp_.clear();
     return fs_.SyncDir(parent_);
   };
   absl::Status s = write();
-  if (!s.ok()) {
-    (void)fs_.RemoveAll(tmp);
-    return base::Annotate(s, fmt::format("writing block {}", final_dir));
-  }
-  series_.clear();
+  if (!s.ok()) return base::Annotate(s, fmt::format("writing block {}", final_dir));
+  written_.clear();
   return meta;
 }
 

@@ -249,6 +249,47 @@ TEST(BlockWriterTest, RejectsBadInput) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
+// sorted_series writes each series as it comes: the same bytes as the sorting mode, series
+// out of order refused, and a writer dropped before Flush leaves nothing behind.
+TEST(BlockWriterTest, SortedSeriesStreamTheSameBytes) {
+  ScratchDir dir("blocks");
+  BlockWriterOptions opts;
+  opts.sorted_series = true;
+  STRATA_ASSERT_OK_AND_ASSIGN(opts.ulid, Ulid::Parse(kExampleUlid));
+  {
+    BlockWriter w(Fs(), dir.path(), opts);
+    auto series = ExampleSeries();
+    ASSERT_LT(series[0].first, series[1].first);
+    STRATA_ASSERT_OK(w.AddSeries(series[0].first, series[0].second));
+    // The first series' chunks are on disk already, in the temporary directory.
+    const std::string tmp = dir / (std::string(kExampleUlid) + ".tmp-for-creation");
+    EXPECT_GT(std::filesystem::file_size(tmp + "/chunks/000001"), 8u);
+    EXPECT_THAT(w.AddSeries(series[0].first, series[0].second),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
+    STRATA_ASSERT_OK(w.AddSeries(series[1].first, series[1].second));
+    EXPECT_THAT(w.AddSeries(series[0].first, {{1, 1}}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("increasing")));
+    STRATA_ASSERT_OK_AND_ASSIGN(BlockMeta meta, w.Flush());
+    EXPECT_EQ(meta.ulid.ToString(), kExampleUlid);
+    const std::string got = dir / kExampleUlid;
+    for (const char* f : {"index", "chunks/000001", "tombstones", "meta.json"}) {
+      EXPECT_EQ(ReadFileOrDie(got + "/" + f), ReadFileOrDie(ExampleBlockDir() + "/" + f)) << f;
+    }
+    EXPECT_FALSE(std::filesystem::exists(tmp));
+    std::filesystem::remove_all(got);
+  }
+  {
+    opts.min_time = 0;
+    opts.max_time = 10;
+    BlockWriter w(Fs(), dir.path(), opts);
+    STRATA_ASSERT_OK(w.AddSeries(model::Labels{{"a", "b"}}, {{5, 1}}));
+    EXPECT_THAT(w.AddSeries(model::Labels{{"a", "c"}}, {{10, 1}}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside")));
+    // Dropped without Flush: the temporary directory goes with the writer.
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
 // A small block with a fixed seed; returns its directory.
 std::vector<SeriesSamples> RandomSeries(uint32_t seed, int nseries, int max_samples) {
   std::mt19937 rng(seed);

@@ -13,11 +13,16 @@
 // renamed to `<parent>/<ULID>` and the parent synced; on error the temporary directory is
 // removed (best effort).
 //
-// Memory: all added series and their samples or chunks are held until Flush().
+// Memory: by default, added series and their samples or chunks are held until Flush() sorts
+// them. With BlockWriterOptions::sorted_series the caller adds series in label order and each
+// series' chunks go to the chunk files at once, so only label sets and chunk references
+// (24 bytes a chunk) stay in memory: compactions merge sorted inputs and use this. Either way
+// chunks reach the files through the same path, so the bytes are the same.
 // Thread-safety: not thread-safe; one owner drives a writer.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -28,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "strata/base/file_system.h"
 #include "strata/chunkenc/xor.h"
+#include "strata/index/index_writer.h"
 #include "strata/model/labels.h"
 #include "strata/model/sample.h"
 #include "strata/tsdb/block/chunks.h"
@@ -55,6 +61,9 @@ struct BlockWriterOptions {
   // ULID). A compactor sets it so that meta.json is final before the directory is renamed into
   // place (a crash can then never leave a merged block that claims to be a level-1 block).
   std::optional<BlockMetaCompaction> compaction;
+  // Series are added in strictly increasing label order and written as they come (see
+  // Memory above); a series out of order is refused with InvalidArgument.
+  bool sorted_series = false;
 };
 
 // An already-encoded chunk for AddChunks: its closed time range and bytes.
@@ -114,11 +123,13 @@ class BlockWriter {
 
   // Adds a series with its samples (any order; sorted here). A repeated timestamp with the
   // same value bits is dropped, as the head drops duplicates. InvalidArgument for an empty
-  // label set, a label set added before, or a repeated timestamp with a different value. A
-  // series without samples is accepted and left out of the block.
+  // label set, a label set added before (or, with sorted_series, not after the previous
+  // one), a repeated timestamp with a different value, or (with sorted_series and a set
+  // time range) a sample outside the range. A series without samples is accepted and left
+  // out of the block. With sorted_series, the chunk files' write error.
   absl::Status AddSeries(model::Labels lset, std::vector<model::Sample> samples);
   // Adds a series with encoded chunks (sorted by time, non-overlapping). InvalidArgument for
-  // an empty or repeated label set or chunks out of order.
+  // an empty or repeated label set or chunks out of order; otherwise as AddSeries.
   absl::Status AddChunks(model::Labels lset, std::vector<EncodedChunk> chunks);
   // Adds `symbol` to the index's symbol table even if no series uses it. Prometheus's
   // compactor writes the union of its inputs' symbols, including those of series that were
@@ -128,16 +139,39 @@ class BlockWriter {
   // Writes the block and returns its meta (meta.ulid names the directory). FailedPrecondition
   // if called twice or if no series has samples (Prometheus does not write empty blocks);
   // InvalidArgument if a sample lies outside the configured range; I/O errors otherwise.
+  // A writer destroyed without a successful Flush() removes what it wrote.
   absl::StatusOr<BlockMeta> Flush();
 
  private:
   struct Series;
+  // A series written to the chunk files: its labels and chunk references.
+  struct Written {
+    model::Labels lset;
+    std::vector<index::ChunkMeta> chunks;
+  };
+  // Writes one series' chunks (series in increasing label order), creating the temporary
+  // block directory on first use.
+  absl::Status WriteSeries(model::Labels lset, std::vector<EncodedChunk> chunks);
+  absl::Status WriteSorted(model::Labels lset, std::vector<EncodedChunk> chunks);
+  absl::StatusOr<BlockMeta> Finish();
+  std::string FinalDir() const;
+
   base::FileSystem& fs_;
   std::string parent_;
   BlockWriterOptions opts_;
-  std::vector<Series> series_;
+  std::vector<Series> series_;  // unsorted mode: held until Flush
   std::set<std::string> extra_symbols_;
   bool flushed_ = false;
+  // Written state, shared by both modes.
+  std::optional<Ulid> ulid_;
+  std::string tmp_;  // the temporary directory once created, until renamed
+  std::unique_ptr<ChunkWriter> chunk_writer_;
+  std::vector<Written> written_;
+  absl::Status error_;  // first write error: later calls return it
+  int64_t mint_ = std::numeric_limits<int64_t>::max();
+  int64_t maxt_ = std::numeric_limits<int64_t>::min();
+  uint64_t num_samples_ = 0;
+  uint64_t num_chunks_ = 0;
 };
 
 }  // namespace strata::tsdb::block
