@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "chunkenc/xor_reference.h"
+#include "chunkenc/xor_testing.h"
 #include "chunkenc/xor_shapes.h"
 #include "testing/status_matchers.h"
 
@@ -479,7 +480,7 @@ void ExpectDecodesLikeReference(std::string_view chunk, const std::string& what)
 // Corrupt variants of valid chunks of every shape (flipped bits anywhere, a larger sample
 // count, truncation, trailing garbage) and random bytes, long enough to reach the decoder's
 // unchecked fast path: it must stop exactly where upstream's reader stops.
-TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReader) {
+void CheckCorruptChunksDecodeLikeUpstreamReader() {
   std::mt19937_64 rng(83);
   int failures = 0;
   int cases = 0;
@@ -532,6 +533,18 @@ TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReader) {
   }
   EXPECT_GT(failures, cases / 4);
   EXPECT_LT(failures, cases);
+}
+
+TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReader) {
+  CheckCorruptChunksDecodeLikeUpstreamReader();
+}
+
+// The same with the decode loop built for baseline x86-64 (on CPUs with BMI2 and MOVBE the
+// iterator otherwise always runs the other build).
+TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReaderBaselineBuild) {
+  internal::ForceBaselineDecodeForTesting(true);
+  CheckCorruptChunksDecodeLikeUpstreamReader();
+  internal::ForceBaselineDecodeForTesting(false);
 }
 
 TEST(XorIteratorTest, TruncationErrorNamesSampleAndOffset) {
