@@ -462,7 +462,9 @@ template <bool kTail>
       tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y) >> 50) + 1) & top;
       c = (top & 15) + 1;
     } else if (w < (uint64_t{0b1111} << 60)) {
-      // `110` + 17 bits or `1110` + 20 bits.
+      // `110` + 17 bits or `1110` + 20 bits, read from word: w may hold fewer than the 25
+      // bits this code and the value bit take.
+      w = word;
       const uint64_t e = (w >> 61) & 1;
       const uint64_t plen = 3 + e;
       const uint64_t sh = 47 - 3 * e;  // 64 - field width
@@ -481,6 +483,27 @@ template <bool kTail>
     if (static_cast<int64_t>(w << c) >= 0) [[likely]] {  // `0`: value unchanged
       pos += c + 1;
       w = word << (c + 1);
+      if constexpr (!kTail) {
+        // Runs of unchanged values (constant series): when this sample was `0`/`10` (c <= 16:
+        // w keeps >= 39 valid bits) and the next one is `0`/`10` with an unchanged value
+        // too, decode it here from w, saving its load and a loop round. It ends within 36
+        // bits of a sample that started before `limit`, so inside the stream; afterwards w
+        // keeps >= 21 valid bits, enough for the next `0`/`10` code and its value bit (the
+        // wider codes read word).
+        const auto top2 = static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
+        const uint64_t c2 = (top2 & 15) + 1;
+        if (i + 1 < 0 && c <= 16 && w < (uint64_t{0b11} << 62) &&
+            static_cast<int64_t>(w << c2) >= 0) {
+          te[i] = static_cast<int64_t>(t);
+          ve[i] = std::bit_cast<double>(v);
+          ++i;
+          const uint64_t y2 = (w << 2) - (uint64_t{1} << 50);
+          tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y2) >> 50) + 1) & top2;
+          t += tdelta;
+          pos += c2 + 1;
+          w <<= c2 + 1;
+        }
+      }
     } else {
       // `10`: the previous window; `11` + L(5) + S(6): a new one. A branch: which one a
       // series writes mostly follows its shape, and the masks to avoid it cost more (in

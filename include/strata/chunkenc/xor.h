@@ -18,6 +18,7 @@
 // iterator borrows the bytes it reads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -169,8 +170,9 @@ class XorIterator final {
 
   // Served state: batch entries [0, batch_i_) have been served. batch_i_ is >= 1 whenever
   // a sample is current, as Refill() only runs when the caller moves on.
-  int batch_i_ = 0;
-  int batch_n_ = 0;
+  // Pointer-sized, so that At() indexes without a sign extension.
+  ptrdiff_t batch_i_ = 0;
+  ptrdiff_t batch_n_ = 0;
   bool done_ = false;
 
   // A decode failure is pending until the samples decoded before it have been served.
