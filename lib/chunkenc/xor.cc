@@ -34,6 +34,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 #include "absl/strings/str_format.h"
 #include "base/coding.h"
 #include "chunkenc/xor_testing.h"
@@ -564,7 +568,10 @@ bool force_baseline = false;  // ForceBaselineDecodeForTesting
 bool HasBmi2() {
   static const bool has = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("bmi2") != 0 && __builtin_cpu_supports("movbe") != 0;
+    // clang 14's __builtin_cpu_supports does not know "movbe": CPUID leaf 1, ECX bit 22.
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    const bool movbe = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_MOVBE) != 0;
+    return __builtin_cpu_supports("bmi2") != 0 && movbe;
   }();
   return has;
 }
