@@ -487,26 +487,25 @@ template <bool kTail>
     if (static_cast<int64_t>(w << c) >= 0) [[likely]] {  // `0`: value unchanged
       pos += c + 1;
       w = word << (c + 1);
-      if constexpr (!kTail) {
-        // Runs of unchanged values (constant series): when this sample was `0`/`10` (c <= 16:
-        // w keeps >= 39 valid bits) and the next one is `0`/`10` with an unchanged value
-        // too, decode it here from w, saving its load and a loop round. It ends within 36
-        // bits of a sample that started before `limit`, so inside the stream; afterwards w
-        // keeps >= 21 valid bits, enough for the next `0`/`10` code and its value bit (the
-        // wider codes read word).
-        const auto top2 = static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
-        const uint64_t c2 = (top2 & 15) + 1;
-        if (i + 1 < 0 && c <= 16 && w < (uint64_t{0b11} << 62) &&
-            static_cast<int64_t>(w << c2) >= 0) {
-          te[i] = static_cast<int64_t>(t);
-          ve[i] = std::bit_cast<double>(v);
-          ++i;
-          const uint64_t y2 = (w << 2) - (uint64_t{1} << 50);
-          tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y2) >> 50) + 1) & top2;
-          t += tdelta;
-          pos += c2 + 1;
-          w <<= c2 + 1;
-        }
+      // Runs of unchanged values (constant series): when this sample was `0`/`10` (c <= 16:
+      // w keeps >= 39 valid bits) and the next one is `0`/`10` with an unchanged value too,
+      // decode it here from w, saving its load and a loop round. Afterwards w keeps >= 21
+      // valid bits, enough for the next `0`/`10` code and its value bit (the wider codes
+      // read word). Away from the end it ends within 36 bits of a sample that started
+      // before `limit`, so inside the stream; near it (kTail) both samples must end by
+      // `limit`, else the next round decodes the second one with its own check.
+      const auto top2 = static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
+      const uint64_t c2 = (top2 & 15) + 1;
+      if (i + 1 < 0 && c <= 16 && w < (uint64_t{0b11} << 62) &&
+          static_cast<int64_t>(w << c2) >= 0 && (!kTail || pos + c2 + 1 <= lim)) {
+        te[i] = static_cast<int64_t>(t);
+        ve[i] = std::bit_cast<double>(v);
+        ++i;
+        const uint64_t y2 = (w << 2) - (uint64_t{1} << 50);
+        tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y2) >> 50) + 1) & top2;
+        t += tdelta;
+        pos += c2 + 1;
+        w <<= c2 + 1;
       }
     } else {
       // `10`: the previous window; `11` + L(5) + S(6): a new one. A branch: which one a
