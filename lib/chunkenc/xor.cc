@@ -419,16 +419,17 @@ struct RunFailure {
 // single-cycle operations for the codes real series consist of (measured on Prometheus's own
 // WAL, BENCHMARKS.md): a dod of 0 or one within +-8191 ms (`0` or `10` + 14 bits: scrape
 // jitter), followed by an unchanged value (`0`: 77% of real series are constant over a chunk).
-//  - `w` holds the bits from the sample's start. It is the previous sample's load shifted
-//    past that sample, so deriving it costs a shift, not a load: the load for sample n (the
-//    64-bit big-endian word at its start, >= 57 valid bits) is issued at sample n and first
-//    needed by sample n + 1. After a sample of at most 25 bits (any dod but the 64-bit one,
-//    unchanged value) w keeps >= 32 valid bits: enough for the next sample's dod code (<= 24)
-//    and its value bit. Changed values and 64-bit dods reload w after the sample.
+//  - `word` holds >= 57 valid bits from the sample's start, loaded after the previous sample.
+//    `w` holds the bits from the sample's start too, but is derived from the previous
+//    sample's word by a shift, so the next sample's `0`/`10` code does not wait for a load
+//    whose address depends on this sample's length. w needs only 17 valid bits (`10`, 14
+//    bits, the value bit); the wider dods, a changed value's control bits and a 64-bit dod
+//    read word, and a changed value or a 64-bit dod sets w from the next word.
 //  - `0`/`10` is told apart by the sign bit and decoded with masks (jittery timestamps make
 //    it irregular); the rare wider dods, a changed value and a new value window branch, and
 //    those mostly follow the series (a counter's value changes at most scrapes, a
 //    constant's never).
+//  - In runs of unchanged values, two samples are decoded per round (see below).
 template <bool kTail>
 [[gnu::always_inline]] inline int DecodeLoop(const uint8_t* p, size_t base_bits, size_t limit,
                                              int n, int want, DecodeState* st, int64_t* bt,
@@ -446,15 +447,16 @@ template <bool kTail>
   double* const ve = bv + want;
   ptrdiff_t i = n - want;
   // Callers only enter with a sample to decode that starts where loads are safe.
-  uint64_t w = LoadBits(p, pos);
+  // word: >= 57 valid bits from the sample's start (the value's control bits, at most
+  // 24 + 13 bits in, for this sample; w for the next one). Loaded at the end of the previous
+  // sample, where a changed value takes w from it too.
+  uint64_t word = LoadBits(p, pos);
+  uint64_t w = word;
   for (; i < 0; ++i) {
     if constexpr (!kTail) {
       if (pos >= lim) break;
     }
     const size_t start = pos;
-    // >= 57 valid bits from the sample's start: the value's control bits (at most 24 + 13
-    // bits in) for this sample, and w for the next one.
-    uint64_t word = LoadBits(p, pos);
     uint64_t c;  // dod code length
     if (w < (uint64_t{0b11} << 62)) [[likely]] {
       // `0`: dod 0; `10` + 14 bits. Prometheus reads a k-bit field as raw <= 2^(k-1) ? raw :
@@ -507,6 +509,7 @@ template <bool kTail>
         pos += c2 + 1;
         w <<= c2 + 1;
       }
+      word = LoadBits(p, pos);
     } else {
       // `10`: the previous window; `11` + L(5) + S(6): a new one. A branch: which one a
       // series writes mostly follows its shape, and the masks to avoid it cost more (in
@@ -529,7 +532,8 @@ template <bool kTail>
       }
       v ^= LoadN(p, payload, mbits) << trailing;
       pos = payload + static_cast<size_t>(mbits);
-      w = LoadBits(p, pos);
+      word = LoadBits(p, pos);
+      w = word;
     }
     if constexpr (kTail) {
       if (pos > lim) [[unlikely]] {
