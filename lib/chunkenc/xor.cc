@@ -34,8 +34,13 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 #include "absl/strings/str_format.h"
 #include "base/coding.h"
+#include "chunkenc/xor_testing.h"
 
 namespace strata::chunkenc {
 namespace {
@@ -403,24 +408,28 @@ struct RunFailure {
   return ((LoadBits(p, pos) >> 32) << lo) | (LoadBits(p, pos + 32) >> (64 - lo));
 }
 
-// Delta-of-delta codes by their first four bits (0xxx, 10xx, 110x, 1110; 1111 is the 64-bit
-// form, decoded apart): prefix length, 64 - field width (63 for the field-less dod 0, whose
-// value is masked off), and prefix + field length.
-constexpr uint8_t kDodPrefixLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 0};
-constexpr uint8_t kDodShift[16] = {63, 63, 63, 63, 63, 63, 63, 63, 50, 50, 50, 50, 47, 47, 44, 0};
-constexpr uint8_t kDodCodeLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 16, 16, 16, 16, 20, 20, 24, 0};
-
 // The hot loop: decodes batch entries n.. (up to `want`) into bt/bv from the stream read
 // through `p`, which holds the stream from bit `base_bits` (a multiple of 8) on. kTail: the
 // samples near the end, whose end position is checked against `limit` (the stream length);
-// otherwise samples starting before bit `limit`, which cannot overrun the stream. Returns
+// otherwise samples starting before bit `limit`, which cannot reach past the stream. Returns
 // the new batch size; on corrupt data fills *fail and stops.
 //
-// Per sample: at most one load gives >= 57 bits, enough for any delta-of-delta code but the
-// 64-bit one (<= 24 bits) plus the value's control bits (<= 13); a changed value costs one
-// more load for its payload. The only frequent data-dependent branch is "value changed", which
-// follows the series' shape; the dod width and the value window are selected arithmetically,
-// as jittery scrape timestamps and noisy gauges make them irregular.
+// What limits it is the chain from one sample's bit position to the next: the position of
+// sample n + 1 depends on the code lengths read at sample n. The chain is kept to a few
+// single-cycle operations for the codes real series consist of (measured on Prometheus's own
+// WAL, BENCHMARKS.md): a dod of 0 or one within +-8191 ms (`0` or `10` + 14 bits: scrape
+// jitter), followed by an unchanged value (`0`: 77% of real series are constant over a chunk).
+//  - `word` holds >= 57 valid bits from the sample's start, loaded after the previous sample.
+//    `w` holds the bits from the sample's start too, but is derived from the previous
+//    sample's word by a shift, so the next sample's `0`/`10` code does not wait for a load
+//    whose address depends on this sample's length. w needs only 17 valid bits (`10`, 14
+//    bits, the value bit); the wider dods, a changed value's control bits and a 64-bit dod
+//    read word, and a changed value or a 64-bit dod sets w from the next word.
+//  - `0`/`10` is told apart by the sign bit and decoded with masks (jittery timestamps make
+//    it irregular); the rare wider dods, a changed value and a new value window branch, and
+//    those mostly follow the series (a counter's value changes at most scrapes, a
+//    constant's never).
+//  - In runs of unchanged values, two samples are decoded per round (see below).
 template <bool kTail>
 [[gnu::always_inline]] inline int DecodeLoop(const uint8_t* p, size_t base_bits, size_t limit,
                                              int n, int want, DecodeState* st, int64_t* bt,
@@ -433,75 +442,98 @@ template <bool kTail>
   int trailing = st->trailing;
   int mbits = st->mbits;
   // Entries are addressed from the batch end with a negative index, so that one register
-  // both counts and addresses (the loop is short of registers).
+  // both counts and addresses.
   int64_t* const te = bt + want;
   double* const ve = bv + want;
   ptrdiff_t i = n - want;
-  // w holds the stream from bit `pos` on; its first `avail` bits are valid. A sample starts
-  // with >= 37 valid bits (any dod code but the 64-bit one, plus the value's control bits),
-  // so runs of unchanged values decode by shifting w, without a load in the dependency
-  // chain from one sample's position to the next; a changed value (whose payload needs a
-  // load anyway) sets avail to 0.
-  uint64_t w = 0;
-  int avail = 0;
+  // Callers only enter with a sample to decode that starts where loads are safe.
+  // word: >= 57 valid bits from the sample's start (the value's control bits, at most
+  // 24 + 13 bits in, for this sample; w for the next one). Loaded at the end of the previous
+  // sample, where a changed value takes w from it too.
+  uint64_t word = LoadBits(p, pos);
+  uint64_t w = word;
   for (; i < 0; ++i) {
     if constexpr (!kTail) {
       if (pos >= lim) break;
     }
     const size_t start = pos;
-    if (avail < 37) {
-      w = LoadBits(p, pos);
-      avail = 64 - static_cast<int>(pos & 7);
-    }
-    // Prefix 0 / 10 / 110 / 1110 -> dod of 0 / 14 / 17 / 20 bits; 1111 -> 64 bits. The top
-    // four bits index the prefix length, the field's shift and the code length.
-    const unsigned idx = static_cast<unsigned>(w >> 60);
-    if (idx != 15) [[likely]] {
-      const int plen = kDodPrefixLen[idx];
-      const int sh = kDodShift[idx];
-      // Prometheus reads a w-bit field as raw <= 2^(w-1) ? raw : raw - 2^w, which is
-      // sign_extend(raw - 1 mod 2^w) + 1: subtract 1 at the field's lowest bit (a borrow
-      // wraps within the top-aligned field), shift arithmetically, add 1. For dod 0 (top bit
-      // clear) the mask discards the result.
+    uint64_t c;  // dod code length
+    if (w < (uint64_t{0b11} << 62)) [[likely]] {
+      // `0`: dod 0; `10` + 14 bits. Prometheus reads a k-bit field as raw <= 2^(k-1) ? raw :
+      // raw - 2^k, which is sign_extend(raw - 1 mod 2^k) + 1: subtract 1 at the field's
+      // lowest bit (a borrow wraps within the top-aligned field), shift arithmetically, add
+      // 1. For `0` the mask (all ones iff the top bit is set) discards the result.
+      const auto top = static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
+      const uint64_t y = (w << 2) - (uint64_t{1} << 50);
+      tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y) >> 50) + 1) & top;
+      c = (top & 15) + 1;
+    } else if (w < (uint64_t{0b1111} << 60)) {
+      // `110` + 17 bits or `1110` + 20 bits, read from word: w may hold fewer than the 25
+      // bits this code and the value bit take.
+      w = word;
+      const uint64_t e = (w >> 61) & 1;
+      const uint64_t plen = 3 + e;
+      const uint64_t sh = 47 - 3 * e;  // 64 - field width
       const uint64_t y = (w << plen) - (uint64_t{1} << sh);
-      tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y) >> sh) + 1) &
-                static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
-      const int c = kDodCodeLen[idx];
-      w <<= c;
-      avail -= c;
-      pos += static_cast<size_t>(c);
+      tdelta += static_cast<uint64_t>(static_cast<int64_t>(y) >> sh) + 1;
+      c = plen + 64 - sh;
     } else {
+      // `1111` + 64 bits: restart the words after it.
       tdelta += LoadN(p, pos + 4, 64);
       pos += 68;
-      w = LoadBits(p, pos);
-      avail = 64 - static_cast<int>(pos & 7);
+      word = LoadBits(p, pos);
+      w = word;
+      c = 0;
     }
     t += tdelta;
-    if (static_cast<int64_t>(w) >= 0) {  // `0`: value unchanged
-      pos += 1;
-      w <<= 1;
-      avail -= 1;
-    } else {
-      // `10`: the previous window; `11` + L(5) + S(6): a new one.
-      const int new_window = static_cast<int>((w >> 62) & 1);
-      const int lead = static_cast<int>((w >> 57) & 31);
-      int m = static_cast<int>((w >> 51) & 63);
-      m = m == 0 ? 64 : m;  // S = 64 is stored as 0
-      if (((lead + m > 64) & new_window) != 0) [[unlikely]] {
-        // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
-        // reader would silently decode a zero XOR from it.
-        *fail = {"leading zeros plus significant bits exceed 64", base_bits + start,
-                 want + static_cast<int>(i)};
-        break;
+    if (static_cast<int64_t>(w << c) >= 0) [[likely]] {  // `0`: value unchanged
+      pos += c + 1;
+      w = word << (c + 1);
+      // Runs of unchanged values (constant series): when this sample was `0`/`10` (c <= 16:
+      // w keeps >= 39 valid bits) and the next one is `0`/`10` with an unchanged value too,
+      // decode it here from w, saving its load and a loop round. Afterwards w keeps >= 21
+      // valid bits, enough for the next `0`/`10` code and its value bit (the wider codes
+      // read word). Away from the end it ends within 36 bits of a sample that started
+      // before `limit`, so inside the stream; near it (kTail) both samples must end by
+      // `limit`, else the next round decodes the second one with its own check.
+      const auto top2 = static_cast<uint64_t>(static_cast<int64_t>(w) >> 63);
+      const uint64_t c2 = (top2 & 15) + 1;
+      if (i + 1 < 0 && c <= 16 && w < (uint64_t{0b11} << 62) &&
+          static_cast<int64_t>(w << c2) >= 0 && (!kTail || pos + c2 + 1 <= lim)) {
+        te[i] = static_cast<int64_t>(t);
+        ve[i] = std::bit_cast<double>(v);
+        ++i;
+        const uint64_t y2 = (w << 2) - (uint64_t{1} << 50);
+        tdelta += (static_cast<uint64_t>(static_cast<int64_t>(y2) >> 50) + 1) & top2;
+        t += tdelta;
+        pos += c2 + 1;
+        w <<= c2 + 1;
       }
-      // Masks rather than ?: so that the compiler cannot turn the choice into a branch.
-      const int keep = new_window - 1;  // all ones when the window is kept
-      trailing = (trailing & keep) | ((64 - lead - m) & ~keep);
-      mbits = (mbits & keep) | (m & ~keep);
-      const size_t payload = pos + 2 + static_cast<size_t>(11 & ~keep);
+      word = LoadBits(p, pos);
+    } else {
+      // `10`: the previous window; `11` + L(5) + S(6): a new one. A branch: which one a
+      // series writes mostly follows its shape, and the masks to avoid it cost more (in
+      // interleaved runs the branch decoded changing series 10-20% faster).
+      const uint64_t x = word << c;
+      size_t payload = pos + c + 2;
+      if (static_cast<int64_t>(x << 1) < 0) {
+        const int lead = static_cast<int>((x >> 57) & 31);
+        const int m = static_cast<int>(((x >> 51) - 1) & 63) + 1;  // S = 64 is stored as 0
+        if (lead + m > 64) [[unlikely]] {
+          // No Prometheus writer produces this (L = min(clz, 31), S = 64 - L - T); its
+          // reader would silently decode a zero XOR from it.
+          *fail = {"leading zeros plus significant bits exceed 64", base_bits + start,
+                   want + static_cast<int>(i)};
+          break;
+        }
+        trailing = 64 - lead - m;
+        mbits = m;
+        payload += 11;
+      }
       v ^= LoadN(p, payload, mbits) << trailing;
       pos = payload + static_cast<size_t>(mbits);
-      avail = 0;
+      word = LoadBits(p, pos);
+      w = word;
     }
     if constexpr (kTail) {
       if (pos > lim) [[unlikely]] {
@@ -521,23 +553,28 @@ template <bool kTail>
   return want + static_cast<int>(i);
 }
 
-// The loop is shift- and count-heavy: with BMI2 (shlx/shrx: one uop for a variable shift
-// instead of three) and LZCNT it takes about a fifth fewer uops. Built twice and chosen at
-// run time, since the library targets baseline x86-64. Every CPU with BMI2 (Intel Haswell,
-// AMD Excavator and later) has LZCNT, so BMI2 alone is tested.
+// The loop is shift-heavy: with BMI2 (shlx/shrx/sarx: one uop for a variable shift instead
+// of three) and MOVBE (a big-endian load in one instruction) it takes markedly fewer uops.
+// Built twice and chosen at run time, since the library targets baseline x86-64. Every CPU
+// with BMI2 (Intel Haswell, AMD Excavator and later) has LZCNT and MOVBE; both are tested
+// anyway.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define STRATA_XOR_BMI2_DISPATCH 1
 template <bool kTail>
-__attribute__((target("bmi,bmi2,lzcnt"))) int DecodeRunBmi2(
+__attribute__((target("bmi,bmi2,lzcnt,movbe"))) int DecodeRunBmi2(
     const uint8_t* p, size_t base_bits, size_t limit, int n, int want, DecodeState* st,
     int64_t* bt, double* bv, RunFailure* fail) {
   return DecodeLoop<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
 }
+bool force_baseline = false;  // ForceBaselineDecodeForTesting
 // Requires __builtin_cpu_init() first when it may run during static initialisation.
 bool HasBmi2() {
   static const bool has = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("bmi2") != 0;
+    // clang 14's __builtin_cpu_supports does not know "movbe": CPUID leaf 1, ECX bit 22.
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    const bool movbe = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_MOVBE) != 0;
+    return __builtin_cpu_supports("bmi2") != 0 && movbe;
   }();
   return has;
 }
@@ -547,12 +584,22 @@ template <bool kTail>
 int DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
               DecodeState* st, int64_t* bt, double* bv, RunFailure* fail) {
 #ifdef STRATA_XOR_BMI2_DISPATCH
-  if (HasBmi2()) return DecodeRunBmi2<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+  if (HasBmi2() && !force_baseline) {
+    return DecodeRunBmi2<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+  }
 #endif
   return DecodeLoop<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
 }
 
 }  // namespace
+
+void internal::ForceBaselineDecodeForTesting(bool force) {
+#ifdef STRATA_XOR_BMI2_DISPATCH
+  force_baseline = force;
+#else
+  (void)force;
+#endif
+}
 
 bool XorIterator::Refill() {
   batch_i_ = 0;
@@ -576,8 +623,7 @@ bool XorIterator::Refill() {
     n = DecodeRun<false>(data_, 0, fast_end_, n, want, &st, batch_t_, batch_v_, &fail);
   }
   if (n < want && fail.what == nullptr) {
-    n = DecodeRun<true>(tail_, tail_start_ * 8, nbits_, n, want, &st, batch_t_, batch_v_,
-                        &fail);
+    n = DecodeRun<true>(tail_, tail_start_ * 8, nbits_, n, want, &st, batch_t_, batch_v_, &fail);
   }
   if (fail.what != nullptr) Fail(fail.what, fail.pos, decoded_ + fail.n);
   // After a failure this is the failed sample's partial state; only Resume() reads it, and

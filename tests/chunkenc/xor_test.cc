@@ -9,9 +9,12 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "chunkenc/xor_reference.h"
+#include "chunkenc/xor_testing.h"
 #include "chunkenc/xor_shapes.h"
 #include "testing/status_matchers.h"
 
@@ -20,6 +23,7 @@ namespace {
 
 using ::strata::chunkenc::testing::GenerateSeries;
 using ::strata::chunkenc::testing::RefXorAppender;
+using ::strata::chunkenc::testing::RefXorDecode;
 using ::strata::chunkenc::testing::Shape;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -449,6 +453,98 @@ TEST(XorIteratorTest, EveryTruncationStopsWithDataLoss) {
     }
   }
   EXPECT_GT(checked, 1000);
+}
+
+// Decodes `chunk` with XorIterator and with the bit-at-a-time model of upstream's reader:
+// the same samples, and a failure at the same sample and byte offset (or none).
+void ExpectDecodesLikeReference(std::string_view chunk, const std::string& what) {
+  const auto ref = RefXorDecode(chunk);
+  XorIterator it(chunk);
+  std::vector<model::Sample> got;
+  while (it.Next()) got.push_back(it.At());
+  ASSERT_EQ(got, ref.samples) << what << ": " << Hex(chunk);
+  if (ref.failed_sample < 0) {
+    ASSERT_TRUE(it.status().ok()) << what << ": " << it.status() << ": " << Hex(chunk);
+  } else if (chunk.size() < 2) {
+    ASSERT_EQ(it.status().code(), absl::StatusCode::kDataLoss) << what;
+  } else {
+    ASSERT_THAT(it.status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr(absl::StrFormat("sample %d of %d at byte offset %d:",
+                                                   ref.failed_sample, ref.total,
+                                                   2 + ref.failed_bit / 8))))
+        << what << ": " << Hex(chunk);
+  }
+}
+
+// Corrupt variants of valid chunks of every shape (flipped bits anywhere, a larger sample
+// count, truncation, trailing garbage) and random bytes, long enough to reach the decoder's
+// unchecked fast path: it must stop exactly where upstream's reader stops.
+void CheckCorruptChunksDecodeLikeUpstreamReader() {
+  std::mt19937_64 rng(83);
+  int failures = 0;
+  int cases = 0;
+  for (const auto& samples : PropertyCorpus(81)) {
+    for (XorOptions opts : {k242, k3x}) {
+      const std::string chunk = Encode(samples, opts);
+      ExpectDecodesLikeReference(chunk, "valid");
+      for (int m = 0; m < 40; ++m) {
+        std::string b = chunk;
+        switch (m % 4) {
+          case 0:  // 1-3 flipped bits in the stream
+            for (int k = 0; k <= static_cast<int>(rng() % 3); ++k) {
+              const size_t bit = 16 + rng() % ((b.size() - 2) * 8);
+              b[bit / 8] = static_cast<char>(b[bit / 8] ^ (1 << (bit % 8)));
+            }
+            break;
+          case 1: {  // more samples declared than written
+            const int n = (static_cast<uint8_t>(b[0]) << 8 | static_cast<uint8_t>(b[1])) +
+                          1 + static_cast<int>(rng() % 40);
+            b[0] = static_cast<char>(n >> 8);
+            b[1] = static_cast<char>(n & 0xff);
+            break;
+          }
+          case 2:  // truncated, maybe with a flipped bit
+            b.resize(rng() % (b.size() + 1));
+            if (b.size() > 2 && rng() % 2 == 0) b[2 + rng() % (b.size() - 2)] ^= 0x10;
+            break;
+          default:  // random bytes after a valid prefix, count raised
+            b.resize(2 + rng() % (b.size() - 1));
+            for (int k = static_cast<int>(rng() % 64); k > 0; --k) {
+              b.push_back(static_cast<char>(rng()));
+            }
+            b[0] = static_cast<char>(rng() % 2);
+            break;
+        }
+        const auto ref = RefXorDecode(b);
+        failures += ref.failed_sample >= 0;
+        ++cases;
+        ExpectDecodesLikeReference(b, absl::StrFormat("mutation %d", m));
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+  }
+  for (int i = 0; i < 3000; ++i) {
+    std::string b(rng() % 400, '\0');
+    for (char& c : b) c = static_cast<char>(rng() & rng());  // sparse ones: long decodes
+    if (b.size() >= 2) b[0] = static_cast<char>(rng() % 2);
+    ExpectDecodesLikeReference(b, "random");
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(failures, cases / 4);
+  EXPECT_LT(failures, cases);
+}
+
+TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReader) {
+  CheckCorruptChunksDecodeLikeUpstreamReader();
+}
+
+// The same with the decode loop built for baseline x86-64 (on CPUs with BMI2 and MOVBE the
+// iterator otherwise always runs the other build).
+TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReaderBaselineBuild) {
+  internal::ForceBaselineDecodeForTesting(true);
+  CheckCorruptChunksDecodeLikeUpstreamReader();
+  internal::ForceBaselineDecodeForTesting(false);
 }
 
 TEST(XorIteratorTest, TruncationErrorNamesSampleAndOffset) {

@@ -2,7 +2,9 @@
 //
 // Iterates with Next (and, on a second iterator, with Seek to timestamps taken from the
 // input), checking the protocol: no crash or out-of-bounds read, at most num_samples()
-// samples, errors only as DataLoss, Seek results never move backwards. When the bytes decode
+// samples, errors only as DataLoss, Seek results never move backwards. Next must also agree
+// with the bit-at-a-time model of upstream's reader (tests/chunkenc/xor_reference.h): the
+// same samples, and a failure at the same sample and byte offset. When the bytes decode
 // cleanly, resumes an appender over them in both byte modes, appends samples, and checks that
 // the result decodes to the old samples followed by the new ones.
 #include <bit>
@@ -13,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chunkenc/xor_reference.h"
 #include "strata/chunkenc/xor.h"
 
 namespace {
@@ -38,6 +41,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool clean = it.status().ok();
   Check(clean || it.status().code() == absl::StatusCode::kDataLoss);
   Check(!it.Next());
+
+  const auto ref = strata::chunkenc::testing::RefXorDecode(chunk);
+  Check(samples == ref.samples);
+  Check(clean == (ref.failed_sample < 0));
+  if (!clean && size >= 2) {
+    const std::string where = "sample " + std::to_string(ref.failed_sample) + " of " +
+                              std::to_string(ref.total) + " at byte offset " +
+                              std::to_string(2 + ref.failed_bit / 8) + ":";
+    Check(it.status().message().find(where) != std::string::npos);
+  }
 
   // Seek to a few targets derived from the input; results are non-decreasing and agree with
   // the samples Next produced.

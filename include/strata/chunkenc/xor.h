@@ -18,6 +18,7 @@
 // iterator borrows the bytes it reads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -123,13 +124,15 @@ class XorIterator final {
   friend class XorAppender;  // Resume() takes the decoder state at the end of the chunk
 
   // Samples are decoded kBatch at a time in a loop that keeps the decoder state in
-  // registers; Next() then serves them from batch_t_/batch_v_.
-  static constexpr int kBatch = 32;
-  // A sample spans at most 145 bits; decoding it loads 8 bytes at offsets up to 15 bytes
-  // past its first byte. Samples that start more than kMaxSampleSpan bytes before the end
-  // are decoded straight from the caller's bytes without bounds checks; the rest from
-  // tail_, a copy of the last kTailCopy bytes followed by kTailPad zero bytes.
-  static constexpr size_t kMaxSampleSpan = 24;
+  // registers; Next() then serves them from batch_t_/batch_v_ (two arrays rather than one
+  // of Sample, so that At() indexes them with a scaled index instead of a shift and add).
+  static constexpr int kBatch = 64;
+  // A sample spans at most 145 bits; decoding it loads 8 bytes at offsets up to 19 bytes
+  // past its first byte (the last load is the word after it). Samples that start at least
+  // kMaxSampleSpan bytes before the end are decoded straight from the caller's bytes without
+  // bounds checks; the rest from tail_, a copy of the last kTailCopy bytes followed by
+  // kTailPad zero bytes.
+  static constexpr size_t kMaxSampleSpan = 32;
   static constexpr size_t kTailCopy = 32;
   static constexpr size_t kTailPad = 40;
 
@@ -167,8 +170,9 @@ class XorIterator final {
 
   // Served state: batch entries [0, batch_i_) have been served. batch_i_ is >= 1 whenever
   // a sample is current, as Refill() only runs when the caller moves on.
-  int batch_i_ = 0;
-  int batch_n_ = 0;
+  // Pointer-sized, so that At() indexes without a sign extension.
+  ptrdiff_t batch_i_ = 0;
+  ptrdiff_t batch_n_ = 0;
   bool done_ = false;
 
   // A decode failure is pending until the samples decoded before it have been served.
