@@ -49,9 +49,15 @@ struct Writer::Batch {
   const std::string* compressed = nullptr;  // per record, used where flags[i] != 0
   State state = kQueued;
   absl::Status status;
+  // Signalled (under queue_mu_, as the waiter may return and destroy it right after) when
+  // `state` changes; one per batch so a leader wakes only the callers it is done with.
+  std::condition_variable cv;
 };
 
 namespace {
+
+// Groups a leader writes before handing the lead to a waiting caller.
+constexpr int kLeaderRounds = 4;
 
 struct CctxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
@@ -301,44 +307,57 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
     std::unique_lock<std::mutex> q(queue_mu_);
     queue_.push_back(&self);
     if (leading_) {
-      queue_cv_.wait(q, [&self] { return self.state != Batch::kQueued; });
+      self.cv.wait(q, [&self] { return self.state != Batch::kQueued; });
       if (self.state == Batch::kDone) return self.status;
     }
     leading_ = true;
   }
-  // Leader: take everything queued so far (this batch included, in arrival order).
+  // Leader: take everything queued so far (this batch included, in arrival order), write
+  // it, wake its callers. Batches queued meanwhile are written by this thread too, for a
+  // few rounds (it is running, a follower would first have to be woken); then the first of
+  // them is handed the lead.
   thread_local std::vector<Batch*> group;
   group.clear();
   {
     std::lock_guard<std::mutex> q(queue_mu_);
     group.swap(queue_);
   }
-  absl::Status s;
-  {
-    absl::MutexLock l(&mu_);
-    s = WriteGroupLocked(group);
-  }
-  {
-    std::lock_guard<std::mutex> q(queue_mu_);
-    for (Batch* b : group) {
-      b->status = s;
-      b->state = Batch::kDone;
+  absl::Status own;
+  for (int round = 0;; ++round) {
+    absl::Status s;
+    {
+      absl::MutexLock l(&mu_);
+      s = WriteGroupLocked(group);
     }
-    // Batches that arrived while this group was written: their first caller leads next.
-    if (!queue_.empty()) {
-      queue_.front()->state = Batch::kLead;
-    } else {
-      leading_ = false;
+    if (round == 0) own = s;
+    bool more = false;
+    {
+      std::lock_guard<std::mutex> q(queue_mu_);
+      for (Batch* b : group) {
+        b->status = s;
+        b->state = Batch::kDone;
+        if (b != &self) b->cv.notify_one();
+      }
+      group.clear();
+      if (queue_.empty()) {
+        leading_ = false;
+      } else if (round + 1 < kLeaderRounds) {
+        group.swap(queue_);
+        more = true;
+      } else {
+        queue_.front()->state = Batch::kLead;
+        queue_.front()->cv.notify_one();
+      }
     }
+    if (!more) break;
   }
-  queue_cv_.notify_all();
   if (zstd) {
     // Do not let one huge batch (a checkpoint flush) pin its buffers in this thread forever.
     for (size_t i = 0; i < recs.size(); ++i) {
       if (compressed[i].capacity() > (size_t{4} << 20)) std::string().swap(compressed[i]);
     }
   }
-  return s;
+  return own;
 }
 
 absl::Status Writer::Sync() {

@@ -154,11 +154,10 @@ class Writer {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 
   // Group commit. queue_mu_ protects queue_, leading_ and the state and status of every
-  // queued Batch; queue_cv_ announces state changes. It is a std::mutex so that the
-  // condition variable and ThreadSanitizer both understand it, and it is never held
-  // together with mu_.
+  // queued Batch (each Batch has a condition variable announcing its state changes). It is
+  // a std::mutex so that condition variables and ThreadSanitizer both understand it, and it
+  // is never held together with mu_.
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
   std::vector<Batch*> queue_;  // batches waiting for the next leader, in arrival order
   bool leading_ = false;       // a leader is writing (or about to take the queue)
 };
