@@ -464,18 +464,19 @@ bool Head::Impl::AppendLocked(MemSeries* s, int64_t t, double v) {
   // Twice the target means the rate rose after the prediction: cut conservatively.
   if (t >= s->next_at || n >= opts.samples_per_chunk * 2) CutLocked(s, t);
   // Size the open chunk for the samples it is expected to get instead of std::string's
-  // doubling, which would leave up to half of every series' open chunk unused: once a few
-  // samples show the series' bytes per sample, reserve for samples_per_chunk of them plus
-  // 1/16; before that, and past the target, grow by a quarter. (Growing by small steps
-  // throughout cost a reallocation every ten samples.) A sample takes at most 20 bytes.
+  // doubling, which would leave up to half of every series' open chunk unused: once a
+  // quarter of samples_per_chunk shows the series' bytes per sample, reserve for
+  // samples_per_chunk of them; before that, and past the target, grow by a quarter.
+  // (Growing by small steps throughout cost a reallocation every ten samples.) The first
+  // sample takes up to 20 bytes (count, full timestamp and value), later ones at most 20.
   std::string& b = s->head_bytes;
   if (b.capacity() - b.size() < 24) {
     const size_t size = b.size();
     size_t want = size + size / 4 + 32;
     const auto target = static_cast<size_t>(opts.samples_per_chunk);
     const auto have = static_cast<size_t>(s->app.num_samples());
-    if (have >= 8 && have < target) {
-      want = std::max(want, size + size * (target - have) / have + size / 16 + 16);
+    if (have >= target / 4 && have < target && size > 20) {
+      want = std::max(want, size + (size - 20) * (target - have) / (have - 1) + 24);
     }
     b.reserve(want);
   }
