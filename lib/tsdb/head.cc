@@ -492,6 +492,7 @@ namespace {
 
 struct PendingSample {
   MemSeries* s;
+  SeriesRef ref;  // s->ref, kept here so logging the batch does not touch the series again
   int64_t t;
   double v;
 };
@@ -545,7 +546,8 @@ class HeadAppender final : public storage::Appender {
       s = h_->GetByRefForAppend(ref, t, &newer);
     }
     if (s != nullptr && newer) {
-      samples_.push_back({s, t, v});
+      if (!s->wal_logged.load(std::memory_order_acquire)) unlogged_.push_back(s);
+      samples_.push_back({s, s->ref, t, v});
       return s->ref;
     }
     if (s == nullptr) {
@@ -583,7 +585,8 @@ class HeadAppender final : public storage::Appender {
         return err;
       }
     }
-    samples_.push_back({s, t, v});
+    if (!s->wal_logged.load(std::memory_order_acquire)) unlogged_.push_back(s);
+    samples_.push_back({s, s->ref, t, v});
     return s->ref;
   }
 
@@ -631,6 +634,7 @@ class HeadAppender final : public storage::Appender {
     h_->out_of_order.fetch_add(ooo, std::memory_order_relaxed);
     samples_.clear();
     created_.clear();
+    unlogged_.clear();
     return absl::OkStatus();
   }
 
@@ -680,6 +684,7 @@ class HeadAppender final : public storage::Appender {
     }
     samples_.clear();
     created_.clear();
+    unlogged_.clear();
   }
 
   absl::Status LogToWal(bool with_samples) {
@@ -698,10 +703,13 @@ class HeadAppender final : public storage::Appender {
     };
     for (MemSeries* s : created_) want(s);
     if (with_samples) {
-      samples.reserve(samples_.size());
-      for (const PendingSample& p : samples_) {
-        want(p.s);
-        samples.push_back({p.s->ref, p.t, p.v});
+      // Series whose record was not logged when their sample was appended (logged once
+      // more if a concurrent commit logged it since, which replay treats as one series).
+      for (MemSeries* s : unlogged_) want(s);
+      samples.resize(samples_.size());
+      for (size_t i = 0; i < samples_.size(); ++i) {
+        const PendingSample& p = samples_[i];
+        samples[i] = {p.ref, p.t, p.v};
       }
     }
     if (series.empty() && samples.empty()) return absl::OkStatus();
@@ -720,6 +728,7 @@ class HeadAppender final : public storage::Appender {
   int64_t min_valid_ = kMinInt64;
   std::vector<PendingSample> samples_;
   std::vector<MemSeries*> created_;
+  std::vector<MemSeries*> unlogged_;  // series of samples_ without a logged series record
 };
 
 // ---------------------------------------------------------------------------------------
