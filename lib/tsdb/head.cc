@@ -434,12 +434,12 @@ void Head::Impl::CutLocked(MemSeries* s, int64_t t) {
     c.mint = s->head_mint;
     c.maxt = s->head_maxt;
     c.size = static_cast<uint32_t>(s->head_bytes.size());
-    // Exact-size copy. The open chunk keeps its buffer: a cut happens because a sample
-    // arrived, and the next chunk will likely need about as much as this one (regrowing it
-    // from nothing cost four allocations per chunk).
+    // Exact-size copy; the open chunk's buffer is released and regrows in small steps (see
+    // AppendLocked), so an idle series does not keep a full chunk's capacity around.
     c.data = std::make_unique_for_overwrite<char[]>(c.size);
     std::memcpy(c.data.get(), s->head_bytes.data(), c.size);
     s->chunks.push_back(std::move(c));
+    std::string().swap(s->head_bytes);
   }
   if (had_samples || !s->has_head) num_chunks.fetch_add(1, std::memory_order_relaxed);
   s->app = chunkenc::XorAppender(&s->head_bytes, opts.xor_options);
