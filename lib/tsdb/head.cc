@@ -168,7 +168,8 @@ class RefTable {
     MemSeries** b = blocks_[i].load(std::memory_order_acquire);
     if (b != nullptr) return b;
     // calloc: a large zeroed block comes from mmap, so untouched slots cost no memory.
-    auto* fresh = static_cast<MemSeries**>(std::calloc(size_t{1} << kBlockBits, sizeof(MemSeries*)));
+    auto* fresh =
+        static_cast<MemSeries**>(std::calloc(size_t{1} << kBlockBits, sizeof(MemSeries*)));
     if (fresh == nullptr) return nullptr;
     if (blocks_[i].compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
     std::free(fresh);
