@@ -1,7 +1,9 @@
 #include "strata/tsdb/head.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -62,33 +64,122 @@ struct ClosedChunk {
 
 }  // namespace
 
-// One series. `lset` and `ref` are immutable after creation; `hash_next` is guarded by the
-// lock of the series' hash stripe; everything else by `mu`.
+// One series. `lset` and `ref` do not change while the series is live (GC moves `lset` out
+// after unlinking it, and a recycled object gets new ones, see Head::Impl::graveyard);
+// `ref` is written and, by lock-free lookups that may hold a stale pointer, read under `mu`.
+// `hash_next` is guarded by the lock of the series' hash stripe; everything else by `mu`.
 struct MemSeries {
   MemSeries(SeriesRef r, Labels l, const chunkenc::XorOptions& opts)
-      : ref(r), lset(std::move(l)), app(&head_bytes, opts) {}
+      : ref(r), app(&head_bytes, opts), lset(std::move(l)) {}
 
-  const SeriesRef ref;
-  Labels lset;                     // moved out only by GC after unlinking
-  MemSeries* hash_next = nullptr;  // collision chain of equal label hashes
+  // Makes a removed, unreachable series a new empty one. Requires: GC removed it (so it has
+  // no chunks and no pending samples) and it is in no index.
+  void Recycle(SeriesRef r, Labels l, const chunkenc::XorOptions& opts) {
+    lset = std::move(l);
+    hash_next = nullptr;
+    wal_logged.store(false, std::memory_order_relaxed);
+    SpinMutexLock sl(&mu);
+    ref = r;
+    chunks.clear();
+    std::string().swap(head_bytes);
+    app = chunkenc::XorAppender(&head_bytes, opts);
+    head_mint = kMaxInt64;
+    head_maxt = kMinInt64;
+    next_at = kMinInt64;
+    pending = 0;
+    has_head = false;
+    removed = false;
+  }
 
-  std::vector<ClosedChunk> chunks ABSL_GUARDED_BY(mu);  // cut chunks, oldest first
-  std::string head_bytes ABSL_GUARDED_BY(mu);           // the open chunk's data
-  chunkenc::XorAppender app ABSL_GUARDED_BY(mu);        // appends to head_bytes
-  int64_t head_mint ABSL_GUARDED_BY(mu) = kMaxInt64;
-  int64_t head_maxt ABSL_GUARDED_BY(mu) = kMinInt64;
-  int64_t next_at ABSL_GUARDED_BY(mu) = kMinInt64;  // cut the head chunk at this t
-  uint32_t pending ABSL_GUARDED_BY(mu) = 0;  // appended but not yet committed/rolled back
+  // The lock and what Append reads under it come first, so a lookup touches one cache line.
   SpinMutex mu;
   bool has_head ABSL_GUARDED_BY(mu) = false;
   bool removed ABSL_GUARDED_BY(mu) = false;  // GC unlinked it; lookups must ignore it
   std::atomic<bool> wal_logged{false};       // its series record reached the WalSink
+  uint32_t pending ABSL_GUARDED_BY(mu) = 0;  // appended but not yet committed/rolled back
+  SeriesRef ref;
+  int64_t head_maxt ABSL_GUARDED_BY(mu) = kMinInt64;
+  int64_t head_mint ABSL_GUARDED_BY(mu) = kMaxInt64;
+  int64_t next_at ABSL_GUARDED_BY(mu) = kMinInt64;  // cut the head chunk at this t
+  std::string head_bytes ABSL_GUARDED_BY(mu);           // the open chunk's data
+  chunkenc::XorAppender app ABSL_GUARDED_BY(mu);        // appends to head_bytes
+  std::vector<ClosedChunk> chunks ABSL_GUARDED_BY(mu);  // cut chunks, oldest first
+  Labels lset;                     // moved out only by GC after unlinking
+  MemSeries* hash_next = nullptr;  // collision chain of equal label hashes
 
   int64_t MinTimeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (!chunks.empty()) return chunks.front().mint;
     return has_head ? head_mint : kMaxInt64;
   }
 };
+
+namespace {
+
+// A lock-free index ref -> series for refs below kLimit, so the append path finds a series
+// without taking a stripe lock (whose cache line every appending core would otherwise
+// write, twice per sample). Slots live in blocks of 2^16 allocated on first use and freed
+// only with the table; a slot is set when its series becomes reachable by ref and cleared
+// when GC removes it. Larger refs (only from replaying a foreign WAL) are not indexed here.
+//
+// A pointer read from the table may be stale: GC may remove the series right after the
+// load. Head::Impl keeps removed series alive (see graveyard) until no registered appender
+// can hold such a pointer, and readers re-check `ref` and `removed` under the series' lock.
+//
+// Thread-safety: Load is wait-free and may run concurrently with Store/Clear; Store and
+// Clear of one ref must not race each other.
+class RefTable {
+ public:
+  static constexpr int kBlockBits = 16;
+  static constexpr size_t kBlocks = 4096;
+  static constexpr SeriesRef kLimit = SeriesRef{kBlocks} << kBlockBits;  // 2^28
+
+  RefTable() = default;
+  RefTable(const RefTable&) = delete;
+  RefTable& operator=(const RefTable&) = delete;
+  ~RefTable() {
+    for (auto& b : blocks_) std::free(b.load(std::memory_order_relaxed));
+  }
+
+  MemSeries* Load(SeriesRef ref) const {
+    if (ref >= kLimit) return nullptr;
+    MemSeries** b = blocks_[ref >> kBlockBits].load(std::memory_order_acquire);
+    if (b == nullptr) return nullptr;
+    // seq_cst pairs with Clear() and the graveyard check in Head::Truncate (a plain load on
+    // x86).
+    return std::atomic_ref<MemSeries*>(b[ref & kMask]).load(std::memory_order_seq_cst);
+  }
+  void Store(SeriesRef ref, MemSeries* s) {
+    if (ref >= kLimit) return;
+    MemSeries** b = Block(ref >> kBlockBits);
+    if (b == nullptr) return;  // out of memory: the ref stays reachable via its stripe
+    std::atomic_ref<MemSeries*>(b[ref & kMask]).store(s, std::memory_order_release);
+  }
+  void Clear(SeriesRef ref) {
+    if (ref >= kLimit) return;
+    MemSeries** b = blocks_[ref >> kBlockBits].load(std::memory_order_acquire);
+    if (b == nullptr) return;
+    std::atomic_ref<MemSeries*>(b[ref & kMask]).store(nullptr, std::memory_order_seq_cst);
+  }
+
+ private:
+  static constexpr SeriesRef kMask = (SeriesRef{1} << kBlockBits) - 1;
+
+  MemSeries** Block(size_t i) {
+    MemSeries** b = blocks_[i].load(std::memory_order_acquire);
+    if (b != nullptr) return b;
+    // calloc: a large zeroed block comes from mmap, so untouched slots cost no memory.
+    auto* fresh =
+        static_cast<MemSeries**>(std::calloc(size_t{1} << kBlockBits, sizeof(MemSeries*)));
+    if (fresh == nullptr) return nullptr;
+    if (blocks_[i].compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) return fresh;
+    std::free(fresh);
+    return b;
+  }
+
+  std::array<std::atomic<MemSeries**>, kBlocks> blocks_{};
+};
+
+}  // namespace
 
 struct Head::Impl {
   explicit Impl(HeadOptions o) : opts(std::move(o)) {
@@ -118,6 +209,9 @@ struct Head::Impl {
   // The live series `ref`, or null. Increments its pending count when `pend`; sets *newer
   // (if non-null) to whether t is after the series' newest sample.
   MemSeries* GetByRef(SeriesRef ref, bool pend, int64_t t = 0, bool* newer = nullptr);
+  // GetByRef(ref, pend=true, t, newer) through the lock-free table. Requires: the caller is
+  // counted in active_appenders (which keeps a stale table pointer's object alive).
+  MemSeries* GetByRefForAppend(SeriesRef ref, int64_t t, bool* newer);
   static MemSeries* FindInChain(Stripe& hs, uint64_t hash, const Labels& lset)
       ABSL_SHARED_LOCKS_REQUIRED(hs.mu);
   absl::StatusOr<MemSeries*> GetOrCreate(uint64_t hash, const Labels& lset, SeriesRef want_ref,
@@ -141,6 +235,16 @@ struct Head::Impl {
   HeadOptions opts;
   uint64_t mask = 0;
   std::unique_ptr<Stripe[]> stripes;
+  RefTable ref_table;
+
+  // Appenders between their first Append and their Commit/Rollback: they may hold pointers
+  // read from ref_table. Truncate frees removed series only when it sees none.
+  std::atomic<int64_t> active_appenders{0};
+  // Series removed by GC whose memory a stale ref_table pointer may still reach. They are
+  // reused for new series (so under steady churn this does not grow) and freed when
+  // Truncate finds no active appender.
+  base::Mutex graveyard_mu;
+  std::vector<std::unique_ptr<MemSeries>> graveyard ABSL_GUARDED_BY(graveyard_mu);
   index::MemPostings postings;
 
   // Commits hold it shared while applying a batch; Select holds it exclusively while it
@@ -195,6 +299,18 @@ MemSeries* Head::Impl::FindInChain(Stripe& hs, uint64_t hash, const Labels& lset
   return nullptr;
 }
 
+MemSeries* Head::Impl::GetByRefForAppend(SeriesRef ref, int64_t t, bool* newer) {
+  MemSeries* s = ref_table.Load(ref);
+  if (s == nullptr) return GetByRef(ref, /*pend=*/true, t, newer);
+  SpinMutexLock sl(&s->mu);
+  // A stale pointer: removed by GC since the load (perhaps already recycled under another
+  // ref). Refs are never reused, so the series is gone.
+  if (s->removed || s->ref != ref) return nullptr;
+  ++s->pending;
+  *newer = !s->has_head || t > s->head_maxt;
+  return s;
+}
+
 MemSeries* Head::Impl::GetByRef(SeriesRef ref, bool pend, int64_t t, bool* newer) {
   Stripe& st = ForRef(ref);
   SpinReaderLock l(&st.mu);
@@ -243,7 +359,18 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
       while (ref > cur && !last_ref.compare_exchange_weak(cur, ref)) {
       }
     }
-    owned = std::make_unique<MemSeries>(ref, lset, opts.xor_options);
+    {
+      base::MutexLock gl(&graveyard_mu);
+      if (!graveyard.empty()) {
+        owned = std::move(graveyard.back());
+        graveyard.pop_back();
+      }
+    }
+    if (owned != nullptr) {
+      owned->Recycle(ref, lset, opts.xor_options);
+    } else {
+      owned = std::make_unique<MemSeries>(ref, lset, opts.xor_options);
+    }
     s = owned.get();
     {
       // Pending until it is reachable by ref, so GC (which finds it through the hash
@@ -277,10 +404,19 @@ absl::StatusOr<MemSeries*> Head::Impl::GetOrCreate(uint64_t hash, const Labels& 
       if (it->second == nullptr) hs.by_hash.erase(it);
     }
     const std::string ls = lset.ToString();
-    owned.reset();
+    {
+      // It may be a recycled object that a stale ref_table pointer still reaches: back to
+      // the graveyard rather than freed.
+      SpinMutexLock sl(&s->mu);
+      s->removed = true;
+      s->pending = 0;
+    }
+    base::MutexLock gl(&graveyard_mu);
+    graveyard.push_back(std::move(owned));
     return absl::DataLossError(
         absl::StrCat("series ref ", ref, " logged for two label sets, the second ", ls));
   }
+  ref_table.Store(ref, s);
   postings.Add(ref, lset);
   {
     SpinMutexLock sl(&s->mu);
@@ -328,10 +464,23 @@ bool Head::Impl::AppendLocked(MemSeries* s, int64_t t, double v) {
   }
   // Twice the target means the rate rose after the prediction: cut conservatively.
   if (t >= s->next_at || n >= opts.samples_per_chunk * 2) CutLocked(s, t);
-  // Grow the open chunk by a quarter instead of std::string's doubling, which would leave up
-  // to half of every series' open chunk unused (a sample takes at most 20 bytes).
+  // Size the open chunk for the samples it is expected to get instead of std::string's
+  // doubling, which would leave up to half of every series' open chunk unused: once a
+  // quarter of samples_per_chunk shows the series' bytes per sample, reserve for
+  // samples_per_chunk of them; before that, and past the target, grow by a quarter.
+  // (Growing by small steps throughout cost a reallocation every ten samples.) The first
+  // sample takes up to 20 bytes (count, full timestamp and value), later ones at most 20.
   std::string& b = s->head_bytes;
-  if (b.capacity() - b.size() < 24) b.reserve(b.size() + b.size() / 4 + 32);
+  if (b.capacity() - b.size() < 24) {
+    const size_t size = b.size();
+    size_t want = size + size / 4 + 32;
+    const auto target = static_cast<size_t>(opts.samples_per_chunk);
+    const auto have = static_cast<size_t>(s->app.num_samples());
+    if (have >= target / 4 && have < target && size > 20) {
+      want = std::max(want, size + (size - 20) * (target - have) / (have - 1) + 24);
+    }
+    b.reserve(want);
+  }
   s->app.Append(t, v);
   s->head_maxt = t;
   return true;
@@ -344,6 +493,7 @@ namespace {
 
 struct PendingSample {
   MemSeries* s;
+  SeriesRef ref;  // s->ref, kept here so logging the batch does not touch the series again
   int64_t t;
   double v;
 };
@@ -357,9 +507,18 @@ class HeadAppender final : public storage::Appender {
       min_valid_ = h_->AppendableMinValidTime();
       init_ = true;
     }
+    // Reuse this thread's last batch buffer: appenders are usually one per scrape, and
+    // growing a fresh vector to a scrape's size cost a dozen allocations per commit.
+    samples_.swap(SampleCache());
   }
   ~HeadAppender() override {
     if (!done_) Release();
+    Unregister();
+    std::vector<PendingSample>& cache = SampleCache();
+    if (samples_.capacity() <= kMaxCachedSamples && samples_.capacity() > cache.capacity()) {
+      samples_.clear();
+      cache.swap(samples_);
+    }
   }
 
   absl::StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& lset, int64_t t,
@@ -376,12 +535,20 @@ class HeadAppender final : public storage::Appender {
       return OutOfBoundsError(lset.empty() ? std::to_string(ref) : lset.ToString(), t,
                               min_valid_);
     }
-    // Common case: a known ref and a sample newer than the series' last. GetByRef checks
+    // Common case: a known ref and a sample newer than the series' last. The lookup checks
     // that under the lock it already takes, saving a second lock round trip.
     bool newer = false;
-    MemSeries* s = ref != 0 ? h_->GetByRef(ref, /*pend=*/true, t, &newer) : nullptr;
+    MemSeries* s = nullptr;
+    if (ref != 0) {
+      if (!registered_) {
+        h_->active_appenders.fetch_add(1, std::memory_order_seq_cst);
+        registered_ = true;
+      }
+      s = h_->GetByRefForAppend(ref, t, &newer);
+    }
     if (s != nullptr && newer) {
-      samples_.push_back({s, t, v});
+      if (!s->wal_logged.load(std::memory_order_acquire)) unlogged_.push_back(s);
+      samples_.push_back({s, s->ref, t, v});
       return s->ref;
     }
     if (s == nullptr) {
@@ -419,7 +586,8 @@ class HeadAppender final : public storage::Appender {
         return err;
       }
     }
-    samples_.push_back({s, t, v});
+    if (!s->wal_logged.load(std::memory_order_acquire)) unlogged_.push_back(s);
+    samples_.push_back({s, s->ref, t, v});
     return s->ref;
   }
 
@@ -433,11 +601,17 @@ class HeadAppender final : public storage::Appender {
         return base::Annotate(st, "commit: write-ahead log");
       }
     }
+    Unregister();  // every series used holds a pending count from here on
     int64_t mint = kMaxInt64, maxt = kMinInt64;
     uint64_t appended = 0, ooo = 0;
     {
       base::ReaderMutexLock vis(&h_->visibility_mu);
-      for (const PendingSample& p : samples_) {
+      const size_t n = samples_.size();
+      for (size_t i = 0; i < n; ++i) {
+        const PendingSample& p = samples_[i];
+        // The series' lock and state are usually out of cache by commit time; fetch a few
+        // ahead so the lock's atomic exchange does not wait for memory.
+        if (i + 8 < n) __builtin_prefetch(samples_[i + 8].s, 1);
         SpinMutexLock l(&p.s->mu);
         if (h_->AppendLocked(p.s, p.t, p.v)) {
           ++appended;
@@ -461,12 +635,14 @@ class HeadAppender final : public storage::Appender {
     h_->out_of_order.fetch_add(ooo, std::memory_order_relaxed);
     samples_.clear();
     created_.clear();
+    unlogged_.clear();
     return absl::OkStatus();
   }
 
   absl::Status Rollback() override {
     if (done_) return absl::FailedPreconditionError("rollback: appender already finished");
     done_ = true;
+    Unregister();
     absl::Status st;
     // Series exist in the head whether or not the batch is kept, so log them anyway.
     if (h_->opts.wal != nullptr) st = LogToWal(/*with_samples=*/false);
@@ -484,6 +660,19 @@ class HeadAppender final : public storage::Appender {
     return v;
   }
 
+  static constexpr size_t kMaxCachedSamples = size_t{1} << 16;
+  static std::vector<PendingSample>& SampleCache() {
+    thread_local std::vector<PendingSample> cache;
+    return cache;
+  }
+
+  // Ends this appender's use of lock-free lookups (see Head::Impl::active_appenders).
+  void Unregister() {
+    if (!registered_) return;
+    registered_ = false;
+    h_->active_appenders.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
   // Drops the pending counts this appender holds.
   void Release() {
     for (const PendingSample& p : samples_) {
@@ -496,6 +685,7 @@ class HeadAppender final : public storage::Appender {
     }
     samples_.clear();
     created_.clear();
+    unlogged_.clear();
   }
 
   absl::Status LogToWal(bool with_samples) {
@@ -514,10 +704,13 @@ class HeadAppender final : public storage::Appender {
     };
     for (MemSeries* s : created_) want(s);
     if (with_samples) {
-      samples.reserve(samples_.size());
-      for (const PendingSample& p : samples_) {
-        want(p.s);
-        samples.push_back({p.s->ref, p.t, p.v});
+      // Series whose record was not logged when their sample was appended (logged once
+      // more if a concurrent commit logged it since, which replay treats as one series).
+      for (MemSeries* s : unlogged_) want(s);
+      samples.resize(samples_.size());
+      for (size_t i = 0; i < samples_.size(); ++i) {
+        const PendingSample& p = samples_[i];
+        samples[i] = {p.ref, p.t, p.v};
       }
     }
     if (series.empty() && samples.empty()) return absl::OkStatus();
@@ -532,9 +725,11 @@ class HeadAppender final : public storage::Appender {
   Head::Impl* h_;
   bool init_ = false;
   bool done_ = false;
+  bool registered_ = false;  // counted in h_->active_appenders
   int64_t min_valid_ = kMinInt64;
   std::vector<PendingSample> samples_;
   std::vector<MemSeries*> created_;
+  std::vector<MemSeries*> unlogged_;  // series of samples_ without a logged series record
 };
 
 // ---------------------------------------------------------------------------------------
@@ -803,6 +998,7 @@ absl::Status Head::Truncate(int64_t mint) {
   AtomicMax(h.min_valid_time, mint);
   std::vector<std::pair<SeriesRef, Labels>> deleted;
   std::vector<MemSeries*> dead;
+  std::vector<std::unique_ptr<MemSeries>> removed;
   int64_t actual_min = kMaxInt64;
   uint64_t chunks_dropped = 0;
   for (uint64_t i = 0; i <= h.mask; ++i) {
@@ -856,6 +1052,7 @@ absl::Status Head::Truncate(int64_t mint) {
     // them under their ref stripe, which no reader holds while touching them.
     for (MemSeries* s : dead) {
       Impl::Stripe& rs = h.ForRef(s->ref);
+      h.ref_table.Clear(s->ref);
       std::unique_ptr<MemSeries> owned;
       {
         SpinWriterLock rl(&rs.mu);
@@ -863,9 +1060,18 @@ absl::Status Head::Truncate(int64_t mint) {
         owned = std::move(node.mapped());
       }
       deleted.emplace_back(owned->ref, std::move(owned->lset));
+      removed.push_back(std::move(owned));
     }
   }
   h.postings.Delete(deleted);
+  {
+    base::MutexLock gl(&h.graveyard_mu);
+    for (auto& s : removed) h.graveyard.push_back(std::move(s));
+    // Every removed series left ref_table above (seq_cst), before this load: an appender
+    // that read one of them registered before its read and is still counted, so none
+    // counted means no pointer to a graveyard object is held.
+    if (h.active_appenders.load(std::memory_order_seq_cst) == 0) h.graveyard.clear();
+  }
   if (h.has_tombstones.load(std::memory_order_acquire)) {
     // As Prometheus's gc: forget removed series' intervals and those before mint.
     base::MutexLock l(&h.tomb_mu);

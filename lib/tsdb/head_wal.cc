@@ -1,5 +1,6 @@
 #include "strata/tsdb/head_wal.h"
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -12,10 +13,13 @@ namespace strata::tsdb {
 absl::Status WalWriterSink::Log(std::span<const record::RefSeries> series,
                                 std::span<const record::RefSample> samples) {
   // Per-thread record buffers: a commit's records are copied into the WAL page before Log
-  // returns, so they can be reused by the thread's next commit without an allocation.
-  thread_local std::string srec, prec;
+  // returns, so they can be reused by the thread's next commit without an allocation (or,
+  // for samples, the zero-filling of a resized string).
+  constexpr size_t kKeep = size_t{4} << 20;
+  thread_local std::string srec;
+  thread_local std::unique_ptr<char[]> pbuf;
+  thread_local size_t pcap = 0;
   srec.clear();
-  prec.clear();
   std::string_view recs[2];
   size_t n = 0;
   // Series first: replay must know a ref before the samples that use it.
@@ -24,14 +28,20 @@ absl::Status WalWriterSink::Log(std::span<const record::RefSeries> series,
     recs[n++] = srec;
   }
   if (!samples.empty()) {
-    record::EncodeSamples(samples, &prec);
-    recs[n++] = prec;
+    const size_t need = record::MaxSamplesRecordSize(samples.size());
+    if (pcap < need) {
+      pbuf = std::make_unique_for_overwrite<char[]>(need);
+      pcap = need;
+    }
+    recs[n++] = std::string_view(pbuf.get(), record::EncodeSamplesTo(samples, pbuf.get()));
   }
   if (n == 0) return absl::OkStatus();
   absl::Status st = w_->Log(std::span<const std::string_view>(recs, n));
   // A huge batch must not pin its record memory in this thread.
-  for (std::string* b : {&srec, &prec}) {
-    if (b->capacity() > (size_t{4} << 20)) std::string().swap(*b);
+  if (srec.capacity() > kKeep) std::string().swap(srec);
+  if (pcap > kKeep) {
+    pbuf.reset();
+    pcap = 0;
   }
   return st;
 }

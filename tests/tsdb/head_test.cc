@@ -374,6 +374,41 @@ TEST(HeadTruncateTest, KeepsSeriesWithPendingSamples) {
   EXPECT_EQ(QueryOne(h, kA), (std::vector<Sample>{{3000, 3}}));
 }
 
+// Series removed by GC release their refs for good: an appender holding such a ref (looked
+// up without locks on the append path) gets "not found" even after the removed series'
+// memory has been reused for a new series.
+TEST(HeadTruncateTest, RemovedRefsStayDeadAfterTheirMemoryIsReused) {
+  Head h;
+  {
+    auto app = h.NewAppender();
+    STRATA_ASSERT_OK(app->Append(0, kA, 1000, 1));
+    STRATA_ASSERT_OK(app->Commit());
+  }
+  // An appender that looked up ref 1 before GC, still open while GC runs.
+  auto early = h.NewAppender();
+  STRATA_ASSERT_OK(early->Append(1, Labels(), 1500, 1.5));
+  STRATA_ASSERT_OK(early->Rollback());
+  STRATA_ASSERT_OK(h.Truncate(2000));
+  EXPECT_EQ(h.Stats().series_removed, 1u);
+  {
+    auto app = h.NewAppender();
+    // kB takes the graveyard's object (or a fresh one); either way it gets ref 2.
+    STRATA_ASSERT_OK_AND_ASSIGN(SeriesRef b, app->Append(0, kB, 3000, 2));
+    EXPECT_EQ(b, 2u);
+    EXPECT_EQ(app->Append(1, Labels(), 3000, 1).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    // With labels, the dead ref falls back to them and kA comes back as ref 3.
+    STRATA_ASSERT_OK_AND_ASSIGN(SeriesRef a, app->Append(1, kA, 3000, 3));
+    EXPECT_EQ(a, 3u);
+    STRATA_ASSERT_OK_AND_ASSIGN(SeriesRef b2, app->Append(2, Labels(), 3001, 4));
+    EXPECT_EQ(b2, 2u);
+    STRATA_ASSERT_OK(app->Commit());
+  }
+  EXPECT_EQ(QueryOne(h, kA), (std::vector<Sample>{{3000, 3}}));
+  EXPECT_EQ(QueryOne(h, kB), (std::vector<Sample>{{3000, 2}, {3001, 4}}));
+  EXPECT_EQ(h.Stats().num_series, 2u);
+}
+
 class RecordingSink final : public WalSink {
  public:
   absl::Status Log(std::span<const record::RefSeries> series,
@@ -518,6 +553,79 @@ TEST(HeadConcurrencyTest, AppendersQueriersAndGc) {
     EXPECT_EQ(samples, want) << l.ToString();
   }
   EXPECT_EQ(h.Stats().num_series, static_cast<uint64_t>(kWriters * kSeriesPer));
+}
+
+// Appenders hold refs of series that a concurrent Truncate removes (and whose objects new
+// series reuse); every committed sample at or after the final truncation point must be in
+// the head, under its labels, exactly once. Run under TSan for the lock-free ref lookup.
+TEST(HeadConcurrencyTest, AppendByRefRacesGcThatRemovesAndReusesSeries) {
+  Head h;
+  constexpr int kWriters = 3, kSeriesPer = 40, kRounds = 150;
+  constexpr int64_t kStep = 1000;
+  std::atomic<int64_t> gc_mint{0};
+  std::atomic<bool> stop{false};
+  // committed[w][i]: timestamps committed for series (w, i).
+  std::vector<std::vector<std::vector<int64_t>>> committed(
+      kWriters, std::vector<std::vector<int64_t>>(kSeriesPer));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937 rng(42 + w);
+      std::vector<SeriesRef> refs(kSeriesPer, 0);
+      for (int r = 1; r <= kRounds; ++r) {
+        const int64_t t = r * kStep;
+        auto app = h.NewAppender();
+        std::vector<int> used;
+        for (int i = 0; i < kSeriesPer; ++i) {
+          // Each series skips rounds at random, so GC finds idle series to remove while
+          // this writer still holds their refs.
+          if (rng() % 3 == 0) continue;
+          Labels l{{"__name__", "g"}, {"w", std::to_string(w)}, {"i", std::to_string(i)}};
+          auto ref = app->Append(refs[i], l, t, static_cast<double>(t));
+          if (!ref.ok()) {
+            // Only a GC that moved past t can refuse it.
+            ASSERT_TRUE(IsOutOfBounds(ref.status())) << ref.status();
+            continue;
+          }
+          refs[i] = *ref;
+          used.push_back(i);
+        }
+        ASSERT_TRUE(app->Commit().ok());
+        for (int i : used) committed[w][i].push_back(t);
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    // Truncate a few rounds behind the writers, removing series idle since then.
+    while (!stop.load()) {
+      const int64_t newest = h.MaxTime();
+      if (newest > 4 * kStep) {
+        gc_mint.store(newest - 3 * kStep);
+        ASSERT_TRUE(h.Truncate(gc_mint.load()).ok());
+      }
+      std::this_thread::yield();
+    }
+  });
+  for (int w = 0; w < kWriters; ++w) threads[w].join();
+  stop.store(true);
+  threads.back().join();
+
+  const int64_t mint = gc_mint.load();
+  for (int w = 0; w < kWriters; ++w) {
+    for (int i = 0; i < kSeriesPer; ++i) {
+      Labels l{{"__name__", "g"}, {"w", std::to_string(w)}, {"i", std::to_string(i)}};
+      std::vector<Sample> want;
+      for (int64_t t : committed[w][i]) {
+        if (t >= mint) want.push_back({t, static_cast<double>(t)});
+      }
+      std::vector<Sample> got;
+      for (const Sample& x : QueryOne(h, l)) {
+        if (x.t >= mint) got.push_back(x);
+      }
+      EXPECT_EQ(got, want) << l.ToString();
+    }
+  }
+  EXPECT_GT(h.Stats().series_removed, 0u);
 }
 
 // Selects see a commit entirely or not at all.

@@ -11,8 +11,10 @@
 //     starts a new chunk.
 //
 // Series are found by labels hash in a striped registry (hash -> collision chain compared by
-// labels) and by ref; refs are monotonic ids from 1, never reused. The inverted index is an
-// index::MemPostings.
+// labels) and by ref; refs are monotonic ids from 1, never reused. Appenders look refs up
+// without locks, in an atomic ref -> series table; series removed by Truncate() stay
+// allocated (and are reused for new series) until no appender can still hold them. The
+// inverted index is an index::MemPostings.
 //
 // Appenders follow Prometheus's rules. Append checks against the committed state and
 // returns, without consuming the sample:

@@ -187,15 +187,13 @@ void EncodeSeries(std::span<const RefSeries> series, std::string* out) {
   }
 }
 
-void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
-  out->push_back(static_cast<char>(Type::kSamples));
-  if (samples.empty()) return;
+size_t EncodeSamplesTo(std::span<const RefSample> samples, char* buf) {
+  auto* p = reinterpret_cast<uint8_t*>(buf);
+  *p++ = static_cast<uint8_t>(Type::kSamples);
+  if (samples.empty()) return 1;
   const RefSample& first = samples.front();
   // Written through a pointer into space sized for the worst case (two 10-byte varints and
-  // 8 value bytes per sample) and trimmed after: this runs once per sample of every commit.
-  const size_t at = out->size();
-  out->resize(at + 16 + samples.size() * 28);
-  auto* p = reinterpret_cast<uint8_t*>(out->data() + at);
+  // 8 value bytes per sample): this runs once per sample of every commit.
   base::StoreBE64(p, first.ref);
   base::StoreBE64(p + 8, static_cast<uint64_t>(first.t));
   p += 16;
@@ -207,7 +205,13 @@ void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
     base::StoreBE64(p, std::bit_cast<uint64_t>(s.v));
     p += 8;
   }
-  out->resize(static_cast<size_t>(reinterpret_cast<char*>(p) - out->data()));
+  return static_cast<size_t>(reinterpret_cast<char*>(p) - buf);
+}
+
+void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + MaxSamplesRecordSize(samples.size()));
+  out->resize(at + EncodeSamplesTo(samples, out->data() + at));
 }
 
 void EncodeTombstones(std::span<const RefTombstone> tombstones, std::string* out) {

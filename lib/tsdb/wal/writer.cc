@@ -14,24 +14,50 @@
 
 namespace strata::tsdb::wal {
 
-// The page being filled. Bytes [0, flushed) are already in the file; [flushed, alloc) are
-// buffered; the rest is zero.
+// A run of consecutive pages of the segment, the last of them being filled, so that the
+// records of a group commit spanning several pages go out in one write. buf[0] is the start
+// of a page of the segment. Bytes [0, flushed) are already in the file; [flushed, alloc)
+// are buffered; the rest is zero. The page being filled starts at `start`.
 struct Writer::Page {
+  static constexpr int64_t kPages = 8;
+  static constexpr int64_t kCapacity = kPages * kPageSize;
+
+  int64_t start = 0;
   int64_t alloc = 0;
   int64_t flushed = 0;
-  std::array<char, kPageSize> buf{};
+  std::unique_ptr<char[]> buf = std::make_unique<char[]>(kCapacity);  // zeroed
 
-  int64_t remaining() const { return kPageSize - alloc; }
+  int64_t remaining() const { return start + kPageSize - alloc; }
   // Fewer bytes left than a fragment header: the rest of the page is padding.
   bool full() const { return remaining() < kFragmentHeaderSize; }
+  bool page_empty() const { return alloc == start; }
   void Reset() {
-    std::memset(buf.data(), 0, buf.size());
+    std::memset(buf.get(), 0, static_cast<size_t>(alloc));
+    start = 0;
     alloc = 0;
     flushed = 0;
   }
 };
 
+// One Log() call's records, prepared (compressed, checksummed) by its caller before it
+// queues them. `state` and `status` are guarded by queue_mu_ while the batch is queued.
+struct Writer::Batch {
+  enum State { kQueued, kLead, kDone };
+  std::span<const std::string_view> recs;
+  const uint32_t* crcs = nullptr;
+  const uint8_t* flags = nullptr;          // per record: 0 or kZstdFlag; null: all 0
+  const std::string* compressed = nullptr;  // per record, used where flags[i] != 0
+  State state = kQueued;
+  absl::Status status;
+  // Signalled (under queue_mu_, as the waiter may return and destroy it right after) when
+  // `state` changes; one per batch so a leader wakes only the callers it is done with.
+  std::condition_variable cv;
+};
+
 namespace {
+
+// Groups a leader writes before handing the lead to a waiting caller.
+constexpr int kLeaderRounds = 4;
 
 struct CctxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
@@ -119,16 +145,24 @@ absl::Status Writer::Sticky(absl::Status s) {
 
 absl::Status Writer::FlushPageLocked(bool clear) {
   Page& p = *page_;
-  if (clear) p.alloc = kPageSize;  // write through to the end of the page (zeros)
-  const std::string_view pending(p.buf.data() + p.flushed,
-                                 static_cast<size_t>(p.alloc - p.flushed));
-  absl::Status s = segment_->Append(pending);
-  if (!s.ok()) return Sticky(std::move(s));
-  p.flushed = p.alloc;
   if (clear) {
-    p.Reset();
+    // The rest of the page is padding (zeros); the next page starts after it, in this
+    // buffer if it has room, else the buffer is written out and starts over.
     ++done_pages_;
+    p.alloc = p.start + kPageSize;
+    if (p.alloc < Page::kCapacity) {
+      p.start = p.alloc;
+      return absl::OkStatus();
+    }
   }
+  if (p.alloc > p.flushed) {
+    const std::string_view pending(p.buf.get() + p.flushed,
+                                   static_cast<size_t>(p.alloc - p.flushed));
+    absl::Status s = segment_->Append(pending);
+    if (!s.ok()) return Sticky(std::move(s));
+    p.flushed = p.alloc;
+  }
+  if (p.alloc == Page::kCapacity) p.Reset();
   return absl::OkStatus();
 }
 
@@ -140,10 +174,15 @@ absl::Status Writer::SyncLocked() {
 }
 
 absl::Status Writer::NextSegmentLocked() {
-  if (page_->alloc > 0) {
+  if (!page_->page_empty()) {
     absl::Status s = FlushPageLocked(/*clear=*/true);
     if (!s.ok()) return s;
   }
+  {
+    absl::Status s = FlushPageLocked(/*clear=*/false);
+    if (!s.ok()) return s;
+  }
+  page_->Reset();  // the next segment's first page starts the buffer
   std::unique_ptr<base::WritableFile> prev = std::move(segment_);
   // The finished segment is synced before the next is created, so a crash can leave a torn
   // tail only in the newest non-empty segment (which RepairTail inspects).
@@ -159,8 +198,7 @@ absl::Status Writer::NextSegmentLocked() {
   return Sticky(std::move(s));
 }
 
-absl::Status Writer::LogOneLocked(std::string_view rec, uint32_t whole_crc, uint8_t flags,
-                                  bool final) {
+absl::Status Writer::LogOneLocked(std::string_view rec, uint32_t whole_crc, uint8_t flags) {
   Page* p = page_.get();
   if (p->full()) {
     absl::Status s = FlushPageLocked(/*clear=*/true);
@@ -173,7 +211,7 @@ absl::Status Writer::LogOneLocked(std::string_view rec, uint32_t whole_crc, uint
   const int64_t pages_per_segment = opts_.segment_size / kPageSize;
   const int64_t left = p->remaining() - kFragmentHeaderSize +
                        (kPageSize - kFragmentHeaderSize) * (pages_per_segment - done_pages_ - 1);
-  const bool segment_empty = done_pages_ == 0 && p->alloc == 0;
+  const bool segment_empty = done_pages_ == 0 && p->page_empty();
   if (static_cast<int64_t>(rec.size()) > left && !segment_empty) {
     absl::Status s = NextSegmentLocked();
     if (!s.ok()) return s;
@@ -190,7 +228,7 @@ absl::Status Writer::LogOneLocked(std::string_view rec, uint32_t whole_crc, uint
     } else {
       kind = last ? kFragmentLast : kFragmentMiddle;
     }
-    char* h = p->buf.data() + p->alloc;
+    char* h = p->buf.get() + p->alloc;
     h[0] = static_cast<char>(kind | flags);
     h[1] = static_cast<char>(n >> 8);
     h[2] = static_cast<char>(n);
@@ -203,14 +241,41 @@ absl::Status Writer::LogOneLocked(std::string_view rec, uint32_t whole_crc, uint
       if (!s.ok()) return s;
     }
   }
-  if (final && p->alloc > p->flushed) return FlushPageLocked(/*clear=*/false);
+  return absl::OkStatus();
+}
+
+absl::Status Writer::WriteGroupLocked(std::span<Batch* const> group) {
+  absl::Status s = CheckUsableLocked();
+  if (!s.ok()) return s;
+  for (const Batch* b : group) {
+    for (size_t i = 0; i < b->recs.size(); ++i) {
+      const bool use_compressed = b->flags != nullptr && b->flags[i] != 0;
+      s = LogOneLocked(use_compressed ? std::string_view(b->compressed[i]) : b->recs[i],
+                       b->crcs[i], use_compressed ? kZstdFlag : 0);
+      if (!s.ok()) return s;
+    }
+  }
+  // One write for everything the group added (the buffer holds several pages).
+  s = FlushPageLocked(/*clear=*/false);
+  if (!s.ok()) return s;
+  switch (opts_.sync_policy) {
+    case SyncPolicy::kAlways:
+      return SyncLocked();
+    case SyncPolicy::kPeriodic:
+      if (std::chrono::steady_clock::now() - last_sync_ >= opts_.sync_interval) return SyncLocked();
+      return absl::OkStatus();
+    case SyncPolicy::kNone:
+      break;
+  }
   return absl::OkStatus();
 }
 
 absl::Status Writer::Log(std::span<const std::string_view> recs) {
-  // Compress outside the lock: it is the expensive part and needs no shared state.
+  // Compress and checksum outside any lock: it is the expensive part and needs no shared
+  // state. The buffers are per thread; this thread blocks until its batch is written.
   thread_local std::vector<std::string> compressed;
   thread_local std::vector<uint8_t> flags;
+  thread_local std::vector<uint32_t> crcs;
   const bool zstd = opts_.compression == Compression::kZstd;
   if (zstd) {
     if (compressed.size() < recs.size()) compressed.resize(recs.size());
@@ -223,20 +288,68 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
       }
     }
   }
-  thread_local std::vector<uint32_t> crcs;
   crcs.resize(recs.size());
   for (size_t i = 0; i < recs.size(); ++i) {
     const std::string_view r = zstd && flags[i] != 0 ? std::string_view(compressed[i]) : recs[i];
     crcs[i] = base::Crc32c(r.data(), r.size());
   }
-  absl::MutexLock l(&mu_);
-  absl::Status s = CheckUsableLocked();
-  if (!s.ok()) return s;
-  for (size_t i = 0; i < recs.size(); ++i) {
-    const bool use_compressed = zstd && flags[i] != 0;
-    s = LogOneLocked(use_compressed ? std::string_view(compressed[i]) : recs[i], crcs[i],
-                     use_compressed ? kZstdFlag : 0, i + 1 == recs.size());
-    if (!s.ok()) return s;
+  Batch self;
+  self.recs = recs;
+  self.crcs = crcs.data();
+  if (zstd) {
+    self.flags = flags.data();
+    self.compressed = compressed.data();
+  }
+
+  // Group commit: queue the batch; the first caller to find no leader leads. A follower
+  // sleeps until a leader wrote its batch (kDone) or handed it the lead (kLead).
+  {
+    std::unique_lock<std::mutex> q(queue_mu_);
+    queue_.push_back(&self);
+    if (leading_) {
+      self.cv.wait(q, [&self] { return self.state != Batch::kQueued; });
+      if (self.state == Batch::kDone) return self.status;
+    }
+    leading_ = true;
+  }
+  // Leader: take everything queued so far (this batch included, in arrival order), write
+  // it, wake its callers. Batches queued meanwhile are written by this thread too, for a
+  // few rounds (it is running, a follower would first have to be woken); then the first of
+  // them is handed the lead.
+  thread_local std::vector<Batch*> group;
+  group.clear();
+  {
+    std::lock_guard<std::mutex> q(queue_mu_);
+    group.swap(queue_);
+  }
+  absl::Status own;
+  for (int round = 0;; ++round) {
+    absl::Status s;
+    {
+      absl::MutexLock l(&mu_);
+      s = WriteGroupLocked(group);
+    }
+    if (round == 0) own = s;
+    bool more = false;
+    {
+      std::lock_guard<std::mutex> q(queue_mu_);
+      for (Batch* b : group) {
+        b->status = s;
+        b->state = Batch::kDone;
+        if (b != &self) b->cv.notify_one();
+      }
+      group.clear();
+      if (queue_.empty()) {
+        leading_ = false;
+      } else if (round + 1 < kLeaderRounds) {
+        group.swap(queue_);
+        more = true;
+      } else {
+        queue_.front()->state = Batch::kLead;
+        queue_.front()->cv.notify_one();
+      }
+    }
+    if (!more) break;
   }
   if (zstd) {
     // Do not let one huge batch (a checkpoint flush) pin its buffers in this thread forever.
@@ -244,16 +357,7 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
       if (compressed[i].capacity() > (size_t{4} << 20)) std::string().swap(compressed[i]);
     }
   }
-  switch (opts_.sync_policy) {
-    case SyncPolicy::kAlways:
-      return SyncLocked();
-    case SyncPolicy::kPeriodic:
-      if (std::chrono::steady_clock::now() - last_sync_ >= opts_.sync_interval) return SyncLocked();
-      return absl::OkStatus();
-    case SyncPolicy::kNone:
-      break;
-  }
-  return absl::OkStatus();
+  return own;
 }
 
 absl::Status Writer::Sync() {
@@ -300,7 +404,8 @@ absl::Status Writer::Close() {
   // Zero-fill the current page to its end as Prometheus does; an empty page is left alone
   // so that a segment holding no records stays empty.
   if (segment_ == nullptr) return s;  // a failed rotation left no current segment
-  if (s.ok() && page_->alloc > 0) s = FlushPageLocked(/*clear=*/true);
+  if (s.ok() && !page_->page_empty()) s = FlushPageLocked(/*clear=*/true);
+  if (s.ok()) s = FlushPageLocked(/*clear=*/false);
   if (s.ok()) s = segment_->Sync();
   absl::Status c = segment_->Close();
   if (s.ok()) s = c;
@@ -309,7 +414,7 @@ absl::Status Writer::Close() {
 
 std::pair<int, int64_t> Writer::LastSegmentAndOffset() const {
   absl::MutexLock l(&mu_);
-  return {segment_index_, done_pages_ * kPageSize + page_->alloc};
+  return {segment_index_, done_pages_ * kPageSize + (page_->alloc - page_->start)};
 }
 
 }  // namespace strata::tsdb::wal

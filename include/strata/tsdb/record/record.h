@@ -171,6 +171,12 @@ struct RefFloatHistogramSample {
 // Encoders: append one complete record (type byte included) to `*out`.
 void EncodeSeries(std::span<const RefSeries> series, std::string* out);
 void EncodeSamples(std::span<const RefSample> samples, std::string* out);
+// The most bytes a samples record of `n` samples takes (type byte included).
+constexpr size_t MaxSamplesRecordSize(size_t n) { return 17 + n * 28; }
+// Writes one complete samples record to `buf`, which must hold MaxSamplesRecordSize(
+// samples.size()) bytes, and returns its size: EncodeSamples without the string's
+// zero-filling, for the commit path's reused buffers.
+size_t EncodeSamplesTo(std::span<const RefSample> samples, char* buf);
 void EncodeTombstones(std::span<const RefTombstone> tombstones, std::string* out);
 void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out);
 void EncodeMetadata(std::span<const RefMetadata> metadata, std::string* out);

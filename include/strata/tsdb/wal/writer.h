@@ -13,17 +13,24 @@
 // does, so existing segments are never appended to.
 //
 // Thread-safety: all methods are thread-safe. Many appenders may call Log() concurrently:
-// compression happens before taking the writer's mutex, and the mutex then covers only
-// copying into the page buffer and the write to the file (plus fsync under
-// SyncPolicy::kAlways). A failed write leaves the page buffer and file out of step, so it
-// is sticky: every later Log/Sync/NextSegment returns FailedPrecondition naming the first
-// error; reopen the WAL (which repairs the tail) to continue.
+// compression and checksums happen before any lock is taken, and then concurrent calls are
+// group-committed: a call that finds another one writing queues its batch and sleeps; the
+// writing call (the leader) then takes every queued batch, copies them into the page buffer
+// in queue order and writes them with one write per touched run of pages (plus one fsync
+// under SyncPolicy::kAlways), and wakes their callers. A call still returns only after its
+// records were written to the file (and synced as its policy asks), so an acknowledged
+// batch survives a crash of the process exactly as with one write per call. A failed write
+// leaves the page buffer and file out of step, so it is sticky: every later
+// Log/Sync/NextSegment returns FailedPrecondition naming the first error; reopen the WAL
+// (which repairs the tail) to continue. A write error fails every batch of the group.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,10 +83,11 @@ class Writer {
   // Closes the writer if Close() was not called; errors are dropped.
   ~Writer();
 
-  // Appends `recs` in order as one batch: they are written to the file together (one
-  // write per touched page) and, with SyncPolicy::kAlways, synced before returning. The
-  // bytes are copied; the caller keeps ownership. Returns FailedPrecondition after Close()
-  // or an earlier write error, and the file system's error if a write fails.
+  // Appends `recs` in order as one batch: they are written to the file together, possibly
+  // in one write with the batches of concurrent calls (see above), before returning, and,
+  // with SyncPolicy::kAlways, synced. The bytes are copied; the caller keeps ownership.
+  // Returns FailedPrecondition after Close() or an earlier write error, and the file
+  // system's error if a write fails.
   absl::Status Log(std::span<const std::string_view> recs);
   absl::Status Log(std::initializer_list<std::string_view> recs) {
     return Log(std::span<const std::string_view>(recs.begin(), recs.size()));
@@ -110,6 +118,7 @@ class Writer {
 
  private:
   struct Page;
+  struct Batch;
 
   Writer(std::string dir, WriterOptions opts);
 
@@ -117,9 +126,15 @@ class Writer {
   absl::Status SetSegmentLocked(int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `whole_crc` is the CRC32-C of all of `rec`, computed before taking the lock: a record
   // written as one full fragment (the common case) needs no checksum work under mu_.
-  absl::Status LogOneLocked(std::string_view rec, uint32_t whole_crc, uint8_t flags, bool final)
+  absl::Status LogOneLocked(std::string_view rec, uint32_t whole_crc, uint8_t flags)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // clear: ends the current page (the rest is padding) and moves to the next one,
+  // writing the buffer out only when it holds no further page. !clear: writes every
+  // buffered byte to the file.
   absl::Status FlushPageLocked(bool clear) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies the batches into the page buffer in order, writes them and syncs as the policy
+  // asks. Returns the first error.
+  absl::Status WriteGroupLocked(std::span<Batch* const> group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NextSegmentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckUsableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -137,6 +152,14 @@ class Writer {
   std::chrono::steady_clock::time_point last_sync_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);  // first write error; sticky
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Group commit. queue_mu_ protects queue_, leading_ and the state and status of every
+  // queued Batch (each Batch has a condition variable announcing its state changes). It is
+  // a std::mutex so that condition variables and ThreadSanitizer both understand it, and it
+  // is never held together with mu_.
+  std::mutex queue_mu_;
+  std::vector<Batch*> queue_;  // batches waiting for the next leader, in arrival order
+  bool leading_ = false;       // a leader is writing (or about to take the queue)
 };
 
 }  // namespace strata::tsdb::wal
