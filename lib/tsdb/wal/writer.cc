@@ -83,7 +83,7 @@ Writer::Writer(std::string dir, WriterOptions opts)
 Writer::~Writer() {
   bool closed;
   {
-    absl::MutexLock l(&mu_);
+    base::MutexLock l(&mu_);
     closed = closed_;
   }
   if (!closed) (void)Close();
@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(std::string dir, WriterOpti
   if (!bounds.ok()) return bounds.status();
   std::unique_ptr<Writer> w(new Writer(std::move(dir), opts));
   {
-    absl::MutexLock l(&w->mu_);
+    base::MutexLock l(&w->mu_);
     w->last_sync_ = std::chrono::steady_clock::now();
     s = w->SetSegmentLocked(bounds->second + 1);
     if (!s.ok()) {
@@ -326,7 +326,7 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
   for (int round = 0;; ++round) {
     absl::Status s;
     {
-      absl::MutexLock l(&mu_);
+      base::MutexLock l(&mu_);
       s = WriteGroupLocked(group);
     }
     if (round == 0) own = s;
@@ -361,14 +361,14 @@ absl::Status Writer::Log(std::span<const std::string_view> recs) {
 }
 
 absl::Status Writer::Sync() {
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   absl::Status s = CheckUsableLocked();
   if (!s.ok()) return s;
   return SyncLocked();
 }
 
 absl::StatusOr<int> Writer::NextSegment() {
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   absl::Status s = CheckUsableLocked();
   if (!s.ok()) return s;
   s = NextSegmentLocked();
@@ -379,7 +379,7 @@ absl::StatusOr<int> Writer::NextSegment() {
 absl::Status Writer::Truncate(int upto) {
   int current;
   {
-    absl::MutexLock l(&mu_);
+    base::MutexLock l(&mu_);
     current = segment_index_;
   }
   if (upto > current) {
@@ -397,7 +397,7 @@ absl::Status Writer::Truncate(int upto) {
 }
 
 absl::Status Writer::Close() {
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   if (closed_) return absl::FailedPreconditionError(absl::StrCat("wal ", dir_, ": already closed"));
   closed_ = true;
   absl::Status s = error_;
@@ -413,7 +413,7 @@ absl::Status Writer::Close() {
 }
 
 std::pair<int, int64_t> Writer::LastSegmentAndOffset() const {
-  absl::MutexLock l(&mu_);
+  base::MutexLock l(&mu_);
   return {segment_index_, done_pages_ * kPageSize + (page_->alloc - page_->start)};
 }
 

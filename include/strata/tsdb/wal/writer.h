@@ -39,7 +39,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "strata/base/mutex.h"
 #include "strata/base/file_system.h"
 #include "strata/tsdb/wal/reader.h"
 #include "strata/tsdb/wal/segment.h"
@@ -144,7 +144,7 @@ class Writer {
   const WriterOptions opts_;
 
   // mu_ protects the page buffer, the current segment file and the writer's state.
-  mutable absl::Mutex mu_;
+  mutable base::Mutex mu_;
   std::unique_ptr<Page> page_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<base::WritableFile> segment_ ABSL_GUARDED_BY(mu_);
   int segment_index_ ABSL_GUARDED_BY(mu_) = -1;
