@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <limits>
 #include <utility>
 
@@ -156,10 +158,29 @@ class RefTable {
   }
   void Clear(SeriesRef ref) {
     if (ref >= kLimit) return;
-    MemSeries** b = blocks_[ref >> kBlockBits].load(std::memory_order_acquire);
+    const size_t i = ref >> kBlockBits;
+    MemSeries** b = blocks_[i].load(std::memory_order_acquire);
     if (b == nullptr) return;
-    std::atomic_ref<MemSeries*>(b[ref & kMask]).store(nullptr, std::memory_order_seq_cst);
+    MemSeries* old =
+        std::atomic_ref<MemSeries*>(b[ref & kMask]).exchange(nullptr, std::memory_order_seq_cst);
+    if (old == nullptr) return;
+    // Refs are never reused, so once every ref of a block was cleared no slot of it is written
+    // again: its pages go back to the kernel (series churn would otherwise keep 8 bytes per
+    // ref ever created). A concurrent Load reads nullptr either way, from the slot or from the
+    // zero page that replaces it. Ref 0 is never a series, so block 0 has one slot less.
+    const uint32_t slots = (SeriesRef{1} << kBlockBits) - (i == 0 ? 1 : 0);
+    if (cleared_[i].fetch_add(1, std::memory_order_relaxed) + 1 == slots) {
+      const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+      const uintptr_t lo = (reinterpret_cast<uintptr_t>(b) + page - 1) / page * page;
+      const uintptr_t hi =
+          reinterpret_cast<uintptr_t>(b + (SeriesRef{1} << kBlockBits)) / page * page;
+      if (hi > lo && madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) == 0) {
+        released_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
   }
+  // Blocks whose pages were given back by Clear.
+  uint64_t released_blocks() const { return released_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr SeriesRef kMask = (SeriesRef{1} << kBlockBits) - 1;
@@ -177,6 +198,8 @@ class RefTable {
   }
 
   std::array<std::atomic<MemSeries**>, kBlocks> blocks_{};
+  std::array<std::atomic<uint32_t>, kBlocks> cleared_{};  // refs cleared, per block
+  std::atomic<uint64_t> released_{0};
 };
 
 }  // namespace
@@ -1243,6 +1266,7 @@ HeadStats Head::Stats() const {
   s.series_created = h.series_created.load();
   s.series_removed = h.series_removed.load();
   s.chunks_removed = h.chunks_removed.load();
+  s.ref_table_blocks_released = h.ref_table.released_blocks();
   return s;
 }
 

@@ -409,6 +409,41 @@ TEST(HeadTruncateTest, RemovedRefsStayDeadAfterTheirMemoryIsReused) {
   EXPECT_EQ(h.Stats().num_series, 2u);
 }
 
+// Series churn: once every ref of a 65,536-ref block of the lock-free ref table is removed,
+// the block's memory goes back to the kernel; refs in it stay dead and later series work.
+TEST(HeadTruncateTest, RefTableBlocksOfRemovedSeriesAreReleased) {
+  Head h;
+  constexpr int kSeries = 65536 + 100;  // refs 1..65636: block 0 (refs 1..65535) fills
+  std::vector<SeriesRef> refs;
+  {
+    auto app = h.NewAppender();
+    for (int i = 0; i < kSeries; ++i) {
+      STRATA_ASSERT_OK_AND_ASSIGN(
+          SeriesRef r, app->Append(0, Labels::FromPairs({{"__name__", "churn"},
+                                                         {"i", std::to_string(i)}}),
+                                   1000, i));
+      refs.push_back(r);
+    }
+    STRATA_ASSERT_OK(app->Commit());
+  }
+  ASSERT_EQ(refs.back(), static_cast<SeriesRef>(kSeries));
+  EXPECT_EQ(h.Stats().ref_table_blocks_released, 0u);
+  STRATA_ASSERT_OK(h.Truncate(2000));
+  EXPECT_EQ(h.Stats().series_removed, static_cast<uint64_t>(kSeries));
+  EXPECT_EQ(h.Stats().ref_table_blocks_released, 1u);  // block 1 is not full yet
+  {
+    auto app = h.NewAppender();
+    EXPECT_EQ(app->Append(refs[7], Labels(), 3000, 1).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    STRATA_ASSERT_OK_AND_ASSIGN(SeriesRef b, app->Append(0, kB, 3000, 2));
+    EXPECT_EQ(b, static_cast<SeriesRef>(kSeries + 1));
+    STRATA_ASSERT_OK_AND_ASSIGN(SeriesRef b2, app->Append(b, Labels(), 3001, 3));
+    EXPECT_EQ(b2, b);
+    STRATA_ASSERT_OK(app->Commit());
+  }
+  EXPECT_EQ(QueryOne(h, kB), (std::vector<Sample>{{3000, 2}, {3001, 3}}));
+}
+
 class RecordingSink final : public WalSink {
  public:
   absl::Status Log(std::span<const record::RefSeries> series,

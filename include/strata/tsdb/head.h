@@ -109,6 +109,9 @@ struct HeadStats {
   uint64_t series_created = 0;
   uint64_t series_removed = 0;
   uint64_t chunks_removed = 0;
+  // Blocks of 65,536 refs of the lock-free ref table whose memory went back to the kernel
+  // once all their series were removed.
+  uint64_t ref_table_blocks_released = 0;
 };
 
 // A read-only view of one chunk of a series, passed to ForEachSeries callbacks.
