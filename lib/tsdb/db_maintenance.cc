@@ -127,11 +127,14 @@ absl::StatusOr<std::optional<block::BlockMeta>> DB::WriteHeadBlockLocked(const s
   bopts.min_time = mint;
   bopts.max_time = maxt;
   const chunkenc::XorOptions xopts{.prometheus_2_42 = bopts.prometheus_2_42};
+  // Series come in label order and each goes to the chunk files as it is visited, so no
+  // second copy of the range's chunks builds up; no head lock is held during the I/O.
+  bopts.sorted_series = true;
   block::BlockWriter bw(fs_, parent, bopts);
   const block::Tombstones stones = head_->TombstonesSnapshot();
   absl::Status err;
   bool any = false;
-  head_->ForEachSeries(
+  head_->ForEachSeriesSorted(
       [&](model::SeriesRef ref, const model::Labels& lset, std::span<const HeadChunkView> chunks) {
         if (!err.ok()) return;
         // As Prometheus's compactHead reads a RangeHead [mint, maxt - 1]: chunks overlapping the

@@ -1270,6 +1270,19 @@ HeadStats Head::Stats() const {
   return s;
 }
 
+namespace {
+
+// The chunks of `s` as views into its memory. Requires: s.mu held.
+void ChunkViewsLocked(const MemSeries& s, std::vector<HeadChunkView>* views) {
+  views->clear();
+  for (const ClosedChunk& c : s.chunks) views->push_back({c.mint, c.maxt, c.bytes()});
+  if (s.has_head && s.app.num_samples() > 0) {
+    views->push_back({s.head_mint, s.head_maxt, s.head_bytes});
+  }
+}
+
+}  // namespace
+
 void Head::ForEachSeries(const std::function<void(model::SeriesRef, const model::Labels&,
                                                   std::span<const HeadChunkView>)>& fn) const {
   std::vector<HeadChunkView> views;
@@ -1279,13 +1292,44 @@ void Head::ForEachSeries(const std::function<void(model::SeriesRef, const model:
     for (const auto& [ref, s] : rs.by_ref) {
       SpinMutexLock sl(&s->mu);
       if (s->removed) continue;
-      views.clear();
-      for (const ClosedChunk& c : s->chunks) views.push_back({c.mint, c.maxt, c.bytes()});
-      if (s->has_head && s->app.num_samples() > 0) {
-        views.push_back({s->head_mint, s->head_maxt, s->head_bytes});
-      }
+      ChunkViewsLocked(*s, &views);
       fn(ref, s->lset, views);
     }
+  }
+}
+
+void Head::ForEachSeriesSorted(
+    const std::function<void(model::SeriesRef, const model::Labels&,
+                             std::span<const HeadChunkView>)>& fn) const {
+  std::vector<std::pair<model::Labels, SeriesRef>> order;
+  order.reserve(impl_->num_series.load(std::memory_order_relaxed));
+  ForEachSeries([&](SeriesRef ref, const model::Labels& lset, std::span<const HeadChunkView>) {
+    order.emplace_back(lset, ref);
+  });
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<HeadChunkView> views;
+  std::string bytes;
+  for (const auto& [lset, ref] : order) {
+    {
+      Impl::Stripe& rs = impl_->ForRef(ref);
+      SpinReaderLock l(&rs.mu);
+      auto it = rs.by_ref.find(ref);
+      if (it == rs.by_ref.end()) continue;
+      MemSeries& s = *it->second;
+      SpinMutexLock sl(&s.mu);
+      if (s.removed) continue;
+      ChunkViewsLocked(s, &views);
+      // Copied so that `fn` runs without locks; the views are re-pointed below.
+      bytes.clear();
+      for (const HeadChunkView& v : views) bytes.append(v.bytes);
+    }
+    size_t off = 0;
+    for (HeadChunkView& v : views) {
+      v.bytes = std::string_view(bytes).substr(off, v.bytes.size());
+      off += v.bytes.size();
+    }
+    fn(ref, lset, views);
   }
 }
 

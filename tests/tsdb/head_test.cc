@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
+#include <tuple>
 
-#include <mutex>
 #include "absl/strings/match.h"
 #include "strata/base/status.h"
 #include "strata/chunkenc/xor.h"
@@ -442,6 +443,42 @@ TEST(HeadTruncateTest, RefTableBlocksOfRemovedSeriesAreReleased) {
     STRATA_ASSERT_OK(app->Commit());
   }
   EXPECT_EQ(QueryOne(h, kB), (std::vector<Sample>{{3000, 2}, {3001, 3}}));
+}
+
+// ForEachSeriesSorted visits every series once, in label order, with the same chunks as
+// ForEachSeries, and runs the callback without head locks (it may append).
+TEST(HeadTest, ForEachSeriesSortedVisitsInLabelOrderWithoutLocks) {
+  Head h;
+  std::vector<Labels> lsets;
+  {
+    auto app = h.NewAppender();
+    for (int i = 50; i > 0; --i) {
+      lsets.push_back(Labels::FromPairs({{"__name__", "m"}, {"i", std::to_string(i)}}));
+      for (int64_t t = 0; t < 300; ++t) {
+        STRATA_ASSERT_OK(app->Append(0, lsets.back(), t * 15000, static_cast<double>(t + i)));
+      }
+    }
+    STRATA_ASSERT_OK(app->Commit());
+  }
+  using Seen = std::map<std::string, std::vector<std::tuple<int64_t, int64_t, std::string>>>;
+  Seen plain, sorted;
+  h.ForEachSeries([&](SeriesRef, const Labels& lset, std::span<const HeadChunkView> chunks) {
+    for (const auto& c : chunks) plain[lset.ToString()].emplace_back(c.mint, c.maxt, c.bytes);
+  });
+  std::vector<Labels> order;
+  h.ForEachSeriesSorted([&](SeriesRef ref, const Labels& lset,
+                            std::span<const HeadChunkView> chunks) {
+    order.push_back(lset);
+    for (const auto& c : chunks) sorted[lset.ToString()].emplace_back(c.mint, c.maxt, c.bytes);
+    // No lock is held: appending to the visited series itself must not deadlock.
+    auto app = h.NewAppender();
+    EXPECT_TRUE(app->Append(ref, Labels(), 300 * 15000, 1).ok());
+    EXPECT_TRUE(app->Commit().ok());
+  });
+  std::sort(lsets.begin(), lsets.end());
+  EXPECT_EQ(order, lsets);
+  EXPECT_EQ(sorted, plain);
+  EXPECT_GT(plain.begin()->second.size(), 1u);  // closed chunks and the open one
 }
 
 class RecordingSink final : public WalSink {

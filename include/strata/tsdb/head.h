@@ -177,6 +177,14 @@ class Head final : public storage::Queryable, public storage::Appendable {
   // series' lock: `fn` must not call back into the head. For block writers and debugging.
   void ForEachSeries(const std::function<void(model::SeriesRef ref, const model::Labels&,
                                               std::span<const HeadChunkView>)>& fn) const;
+  // Calls `fn` for each series in label order, with no head lock held: the label sets are
+  // collected and sorted first (shared buffers, no chunk bytes), then each series' chunks
+  // are copied under its lock into a buffer `fn` sees (valid during the call). Series
+  // removed meanwhile are skipped. For block writers that stream their output
+  // (BlockWriterOptions::sorted_series): appends never wait for their I/O.
+  void ForEachSeriesSorted(
+      const std::function<void(model::SeriesRef ref, const model::Labels&,
+                               std::span<const HeadChunkView>)>& fn) const;
 
   const HeadOptions& options() const;
 
