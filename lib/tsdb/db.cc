@@ -260,9 +260,7 @@ absl::Status DB::OpenBlocksLocked() {
     }
     keep.push_back(std::move(b));
   }
-  std::sort(keep.begin(), keep.end(), [](const auto& a, const auto& b) {
-    return a->meta().min_time < b->meta().min_time;
-  });
+  std::sort(keep.begin(), keep.end(), SortedByMinTime);
   blocks_ = std::move(keep);
   return absl::OkStatus();
 }
