@@ -164,19 +164,11 @@ std::shared_ptr<block::Block> WriteBlock(const std::string& dir,
 }
 
 SeriesMap ReadAll(block::Block& b) {
-  SeriesMap out;
   auto q = b.NewQuerier(INT64_MIN, INT64_MAX);
   EXPECT_TRUE(q.ok());
+  if (!q.ok()) return {};
   auto m = model::Matcher::Create(model::MatchType::kRegexMatch, "__name__", ".+");
-  auto ss = (*q)->Select({*m});
-  while (ss->Next()) {
-    auto it = ss->At().Iterator();
-    auto& v = out[ss->At().labels().ToString()];
-    while (it->Next()) v.push_back(it->At());
-    EXPECT_TRUE(it->status().ok()) << it->status();
-  }
-  EXPECT_TRUE(ss->status().ok()) << ss->status();
-  return out;
+  return dbtest::Drain(*(*q)->Select({*m}));
 }
 
 struct ChunkBytes {

@@ -431,15 +431,7 @@ TEST(DBTest, CompactWaitsForQueriersReadingTheTruncatedHead) {
   EXPECT_TRUE(waited) << "Compact did not wait for the open querier";
   EXPECT_FALSE(compacted.load());
   // Everything is still there for the early querier, read from the head.
-  SeriesMap seen;
-  auto ss = early->Select({dbtest::Eq("__name__", "m")});
-  while (ss->Next()) {
-    auto it = ss->At().Iterator();
-    auto& v = seen[ss->At().labels().ToString()];
-    while (it->Next()) v.push_back(it->At());
-  }
-  STRATA_EXPECT_OK(ss->status());
-  EXPECT_TRUE(SameSamples(seen, want));
+  EXPECT_TRUE(SameSamples(dbtest::Drain(*early->Select({dbtest::Eq("__name__", "m")})), want));
   STRATA_EXPECT_OK(early->Close());
   compactor.join();
   EXPECT_TRUE(compacted.load());

@@ -40,22 +40,26 @@ inline model::Matcher Eq(const std::string& name, const std::string& value) {
   return *m;
 }
 
-// Every sample of metric "m" in [mint, maxt], by series.
-inline SeriesMap QueryAll(storage::Queryable& q, int64_t mint = INT64_MIN,
-                          int64_t maxt = INT64_MAX) {
+// Every sample of every series of `ss`, by series.
+inline SeriesMap Drain(storage::SeriesSet& ss) {
   SeriesMap out;
-  auto qr = q.NewQuerier(mint, maxt);
-  EXPECT_TRUE(qr.ok()) << qr.status();
-  if (!qr.ok()) return out;
-  auto ss = (*qr)->Select({Eq("__name__", "m")});
-  while (ss->Next()) {
-    auto it = ss->At().Iterator();
-    auto& v = out[ss->At().labels().ToString()];
+  while (ss.Next()) {
+    auto it = ss.At().Iterator();
+    auto& v = out[ss.At().labels().ToString()];
     while (it->Next()) v.push_back(it->At());
     EXPECT_TRUE(it->status().ok()) << it->status();
   }
-  EXPECT_TRUE(ss->status().ok()) << ss->status();
+  EXPECT_TRUE(ss.status().ok()) << ss.status();
   return out;
+}
+
+// Every sample of metric "m" in [mint, maxt], by series.
+inline SeriesMap QueryAll(storage::Queryable& q, int64_t mint = INT64_MIN,
+                          int64_t maxt = INT64_MAX) {
+  auto qr = q.NewQuerier(mint, maxt);
+  EXPECT_TRUE(qr.ok()) << qr.status();
+  if (!qr.ok()) return {};
+  return Drain(*(*qr)->Select({Eq("__name__", "m")}));
 }
 
 // Appends `n` series with samples every `step` ms in [from, to), one commit per timestamp;
