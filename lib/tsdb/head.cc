@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -31,6 +33,9 @@ using model::SeriesRef;
 
 constexpr int64_t kMinInt64 = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+// How long Truncate waits for unpinned appenders to end before it leaves series removal to
+// its next call.
+constexpr auto kGcAppenderWait = std::chrono::seconds(1);
 
 // End of the aligned window of width `width` holding t (Prometheus rangeForTimestamp; Go's
 // and C++'s integer division both truncate toward zero).
@@ -87,6 +92,7 @@ struct MemSeries {
     app = chunkenc::XorAppender(&head_bytes, opts);
     head_mint = kMaxInt64;
     head_maxt = kMinInt64;
+    last_t.store(kMinInt64, std::memory_order_relaxed);
     next_at = kMinInt64;
     pending = 0;
     has_head = false;
@@ -100,6 +106,9 @@ struct MemSeries {
   std::atomic<bool> wal_logged{false};       // its series record reached the WalSink
   uint32_t pending ABSL_GUARDED_BY(mu) = 0;  // appended but not yet committed/rolled back
   SeriesRef ref;
+  // has_head ? head_maxt : kMinInt64. Written under mu; read without it by unpinned
+  // appenders (HeadAppender::pinned_), whose Append only needs a hint: Commit re-checks.
+  std::atomic<int64_t> last_t{kMinInt64};
   int64_t head_maxt ABSL_GUARDED_BY(mu) = kMinInt64;
   int64_t head_mint ABSL_GUARDED_BY(mu) = kMaxInt64;
   int64_t next_at ABSL_GUARDED_BY(mu) = kMinInt64;  // cut the head chunk at this t
@@ -232,9 +241,10 @@ struct Head::Impl {
   // The live series `ref`, or null. Increments its pending count when `pend`; sets *newer
   // (if non-null) to whether t is after the series' newest sample.
   MemSeries* GetByRef(SeriesRef ref, bool pend, int64_t t = 0, bool* newer = nullptr);
-  // GetByRef(ref, pend=true, t, newer) through the lock-free table. Requires: the caller is
-  // counted in active_appenders (which keeps a stale table pointer's object alive).
-  MemSeries* GetByRefForAppend(SeriesRef ref, int64_t t, bool* newer);
+  // GetByRef(ref, pend, t, newer) through the lock-free table. Requires: the caller is
+  // counted in active_appenders (which keeps a stale table pointer's object alive), and, when
+  // !pend, in unpinned_appenders (no series is removed meanwhile, so no lock is needed).
+  MemSeries* GetByRefForAppend(SeriesRef ref, bool pend, int64_t t, bool* newer);
   static MemSeries* FindInChain(Stripe& hs, uint64_t hash, const Labels& lset)
       ABSL_SHARED_LOCKS_REQUIRED(hs.mu);
   absl::StatusOr<MemSeries*> GetOrCreate(uint64_t hash, const Labels& lset, SeriesRef want_ref,
@@ -263,6 +273,13 @@ struct Head::Impl {
   // Appenders between their first Append and their Commit/Rollback: they may hold pointers
   // read from ref_table. Truncate frees removed series only when it sees none.
   std::atomic<int64_t> active_appenders{0};
+  // Appenders that hold series without pending counts (HeadAppender::pinned_ false), from
+  // their first Append to the end of Commit/Rollback. Truncate removes series only while none
+  // is counted: it sets gc_removing and waits for the count to drain; an appender that
+  // registers meanwhile sees gc_removing and pins its series instead. So the common append
+  // touches a series once, at commit, instead of also locking it to pin it at Append.
+  std::atomic<int64_t> unpinned_appenders{0};
+  std::atomic<bool> gc_removing{false};
   // Series removed by GC whose memory a stale ref_table pointer may still reach. They are
   // reused for new series (so under steady churn this does not grow) and freed when
   // Truncate finds no active appender.
@@ -310,6 +327,8 @@ struct Head::Impl {
   std::atomic<uint64_t> series_created{0};
   std::atomic<uint64_t> series_removed{0};
   std::atomic<uint64_t> chunks_removed{0};
+  std::atomic<uint64_t> gc_deferred{0};
+  std::atomic<uint64_t> pinned_appenders{0};
   std::atomic<uint64_t> unknown_refs{0};
 };
 
@@ -322,9 +341,14 @@ MemSeries* Head::Impl::FindInChain(Stripe& hs, uint64_t hash, const Labels& lset
   return nullptr;
 }
 
-MemSeries* Head::Impl::GetByRefForAppend(SeriesRef ref, int64_t t, bool* newer) {
+MemSeries* Head::Impl::GetByRefForAppend(SeriesRef ref, bool pend, int64_t t, bool* newer) {
   MemSeries* s = ref_table.Load(ref);
-  if (s == nullptr) return GetByRef(ref, /*pend=*/true, t, newer);
+  if (s == nullptr) return GetByRef(ref, pend, t, newer);
+  if (!pend) {
+    // Not removable while the caller is unpinned, and `newer` is a hint (see last_t).
+    *newer = t > s->last_t.load(std::memory_order_relaxed);
+    return s;
+  }
   SpinMutexLock sl(&s->mu);
   // A stale pointer: removed by GC since the load (perhaps already recycled under another
   // ref). Refs are never reused, so the series is gone.
@@ -506,6 +530,7 @@ bool Head::Impl::AppendLocked(MemSeries* s, int64_t t, double v) {
   }
   s->app.Append(t, v);
   s->head_maxt = t;
+  s->last_t.store(t, std::memory_order_relaxed);
   return true;
 }
 
@@ -558,17 +583,12 @@ class HeadAppender final : public storage::Appender {
       return OutOfBoundsError(lset.empty() ? std::to_string(ref) : lset.ToString(), t,
                               min_valid_);
     }
-    // Common case: a known ref and a sample newer than the series' last. The lookup checks
-    // that under the lock it already takes, saving a second lock round trip.
+    if (!registered_) Register();
+    // Common case: a known ref and a sample newer than the series' last. Pinned, the lookup
+    // checks that under the lock it takes anyway; unpinned, it takes no lock.
     bool newer = false;
     MemSeries* s = nullptr;
-    if (ref != 0) {
-      if (!registered_) {
-        h_->active_appenders.fetch_add(1, std::memory_order_seq_cst);
-        registered_ = true;
-      }
-      s = h_->GetByRefForAppend(ref, t, &newer);
-    }
+    if (ref != 0) s = h_->GetByRefForAppend(ref, pinned_, t, &newer);
     if (s != nullptr && newer) {
       if (!s->wal_logged.load(std::memory_order_acquire)) unlogged_.push_back(s);
       samples_.push_back({s, s->ref, t, v});
@@ -580,14 +600,17 @@ class HeadAppender final : public storage::Appender {
             absl::StrCat("append: empty label set (series ref ", ref, " not found)"));
       }
       bool created = false;
-      auto got = h_->GetOrCreate(lset.Hash(), lset, 0, /*pend=*/true, &created);
+      auto got = h_->GetOrCreate(lset.Hash(), lset, 0, /*pend=*/pinned_, &created);
       if (!got.ok()) return got.status();
       s = *got;
       if (created) {
-        // created_ holds its own pending count (released at Commit/Rollback) so the series
-        // outlives this appender's use of it for the WAL even if this sample is refused.
-        SpinMutexLock l(&s->mu);
-        ++s->pending;
+        // Pinned, created_ holds its own pending count (released at Commit/Rollback) so the
+        // series outlives this appender's use of it for the WAL even if this sample is
+        // refused.
+        if (pinned_) {
+          SpinMutexLock l(&s->mu);
+          ++s->pending;
+        }
         created_.push_back(s);
       }
     }
@@ -605,7 +628,7 @@ class HeadAppender final : public storage::Appender {
         // Same t and same value: accepted here, dropped silently at commit.
       }
       if (!err.ok()) {
-        --s->pending;
+        if (pinned_) --s->pending;
         return err;
       }
     }
@@ -621,10 +644,10 @@ class HeadAppender final : public storage::Appender {
       absl::Status st = LogToWal(/*with_samples=*/true);
       if (!st.ok()) {
         Release();
+        Unregister();
         return base::Annotate(st, "commit: write-ahead log");
       }
     }
-    Unregister();  // every series used holds a pending count from here on
     int64_t mint = kMaxInt64, maxt = kMinInt64;
     uint64_t appended = 0, ooo = 0;
     {
@@ -643,17 +666,20 @@ class HeadAppender final : public storage::Appender {
         } else if (p.t < p.s->head_maxt) {
           ++ooo;  // out of order within the batch (or against a concurrent commit)
         }
-        --p.s->pending;
+        if (pinned_) --p.s->pending;
       }
       if (appended > 0) {
         AtomicMin(h_->min_time, mint);
         AtomicMax(h_->max_time, maxt);
       }
     }
-    for (MemSeries* s : created_) {
-      SpinMutexLock l(&s->mu);
-      --s->pending;  // the pending taken at creation
+    if (pinned_) {
+      for (MemSeries* s : created_) {
+        SpinMutexLock l(&s->mu);
+        --s->pending;  // the pending taken at creation
+      }
     }
+    Unregister();
     h_->samples_appended.fetch_add(appended, std::memory_order_relaxed);
     h_->out_of_order.fetch_add(ooo, std::memory_order_relaxed);
     samples_.clear();
@@ -665,11 +691,11 @@ class HeadAppender final : public storage::Appender {
   absl::Status Rollback() override {
     if (done_) return absl::FailedPreconditionError("rollback: appender already finished");
     done_ = true;
-    Unregister();
     absl::Status st;
     // Series exist in the head whether or not the batch is kept, so log them anyway.
     if (h_->opts.wal != nullptr) st = LogToWal(/*with_samples=*/false);
     Release();
+    Unregister();
     return base::Annotate(st, "rollback: write-ahead log");
   }
 
@@ -689,22 +715,40 @@ class HeadAppender final : public storage::Appender {
     return cache;
   }
 
-  // Ends this appender's use of lock-free lookups (see Head::Impl::active_appenders).
+  // Starts this appender's use of lock-free lookups, unpinned unless Truncate is removing
+  // series (see Head::Impl::unpinned_appenders). seq_cst: the increment and gc_removing's
+  // load pair with Truncate's store of gc_removing and load of the count, so one of the two
+  // sees the other.
+  void Register() {
+    registered_ = true;
+    h_->active_appenders.fetch_add(1, std::memory_order_seq_cst);
+    h_->unpinned_appenders.fetch_add(1, std::memory_order_seq_cst);
+    pinned_ = h_->gc_removing.load(std::memory_order_seq_cst);
+    if (pinned_) {
+      h_->unpinned_appenders.fetch_sub(1, std::memory_order_seq_cst);
+      h_->pinned_appenders.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  // Ends it: from here on this appender holds no series.
   void Unregister() {
     if (!registered_) return;
     registered_ = false;
+    if (!pinned_) h_->unpinned_appenders.fetch_sub(1, std::memory_order_seq_cst);
     h_->active_appenders.fetch_sub(1, std::memory_order_seq_cst);
   }
 
-  // Drops the pending counts this appender holds.
+  // Drops the pending counts this appender holds, if pinned.
   void Release() {
-    for (const PendingSample& p : samples_) {
-      SpinMutexLock l(&p.s->mu);
-      --p.s->pending;
-    }
-    for (MemSeries* s : created_) {
-      SpinMutexLock l(&s->mu);
-      --s->pending;
+    if (pinned_) {
+      for (const PendingSample& p : samples_) {
+        SpinMutexLock l(&p.s->mu);
+        --p.s->pending;
+      }
+      for (MemSeries* s : created_) {
+        SpinMutexLock l(&s->mu);
+        --s->pending;
+      }
     }
     samples_.clear();
     created_.clear();
@@ -749,6 +793,9 @@ class HeadAppender final : public storage::Appender {
   bool init_ = false;
   bool done_ = false;
   bool registered_ = false;  // counted in h_->active_appenders
+  // Holds a pending count on every series it uses (registered while Truncate was removing
+  // series); otherwise counted in h_->unpinned_appenders until it ends.
+  bool pinned_ = true;
   int64_t min_valid_ = kMinInt64;
   std::vector<PendingSample> samples_;
   std::vector<MemSeries*> created_;
@@ -1019,6 +1066,20 @@ absl::Status Head::Truncate(int64_t mint) {
   Impl& h = *impl_;
   base::MutexLock tl(&h.truncate_mu);
   AtomicMax(h.min_valid_time, mint);
+  // Series may be removed only once no unpinned appender holds one (see
+  // Impl::unpinned_appenders). Those end with their commit; one kept open longer (or by
+  // this thread) defers removal to the next call rather than blocking it.
+  h.gc_removing.store(true, std::memory_order_seq_cst);
+  bool may_remove = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + kGcAppenderWait;;) {
+    if (h.unpinned_appenders.load(std::memory_order_seq_cst) == 0) {
+      may_remove = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  if (!may_remove) h.gc_deferred.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::pair<SeriesRef, Labels>> deleted;
   std::vector<MemSeries*> dead;
   std::vector<std::unique_ptr<MemSeries>> removed;
@@ -1046,11 +1107,12 @@ absl::Status Head::Truncate(int64_t mint) {
               // Prometheus drops the open chunk too once it is wholly before mint; a pending
               // sample then starts a new one at commit.
               s->has_head = false;
+              s->last_t.store(kMinInt64, std::memory_order_relaxed);
               std::string().swap(s->head_bytes);
               s->app = chunkenc::XorAppender(&s->head_bytes, h.opts.xor_options);
               ++chunks_dropped;
             }
-            if (!s->has_head && s->chunks.empty() && s->pending == 0) {
+            if (may_remove && !s->has_head && s->chunks.empty() && s->pending == 0) {
               s->removed = true;
               remove = true;
             } else if (s->has_head || !s->chunks.empty()) {
@@ -1086,6 +1148,9 @@ absl::Status Head::Truncate(int64_t mint) {
       removed.push_back(std::move(owned));
     }
   }
+  // Every removed series has left ref_table, the stripes and the hash chains: appenders that
+  // register from here on cannot reach one.
+  h.gc_removing.store(false, std::memory_order_seq_cst);
   h.postings.Delete(deleted);
   {
     base::MutexLock gl(&h.graveyard_mu);
@@ -1267,6 +1332,8 @@ HeadStats Head::Stats() const {
   s.series_removed = h.series_removed.load();
   s.chunks_removed = h.chunks_removed.load();
   s.ref_table_blocks_released = h.ref_table.released_blocks();
+  s.gc_deferred = h.gc_deferred.load();
+  s.pinned_appenders = h.pinned_appenders.load();
   return s;
 }
 

@@ -80,6 +80,7 @@ std::vector<ChunkInfo> Chunks(const Head& h, const Labels& l) {
 
 const Labels kA{{"__name__", "up"}, {"job", "a"}};
 const Labels kB{{"__name__", "up"}, {"job", "b"}};
+const Labels kC{{"__name__", "up"}, {"job", "c"}};
 
 TEST(HeadAppenderTest, CommitMakesSamplesVisibleAndRollbackDiscards) {
   Head h;
@@ -369,10 +370,54 @@ TEST(HeadTruncateTest, KeepsSeriesWithPendingSamples) {
   }
   auto app = h.NewAppender();
   STRATA_ASSERT_OK(app->Append(1, kA, 3000, 3));
-  STRATA_ASSERT_OK(h.Truncate(2000));  // kA's only chunk is before 2000, but 3000 is pending
+  // kA's only chunk is before 2000, but 3000 is pending in an appender that is still open
+  // (on this thread): Truncate waits for it, then leaves series removal to a later call.
+  STRATA_ASSERT_OK(h.Truncate(2000));
   EXPECT_EQ(h.Stats().num_series, 1u);
+  EXPECT_EQ(h.Stats().gc_deferred, 1u);
   STRATA_ASSERT_OK(app->Commit());
   EXPECT_EQ(QueryOne(h, kA), (std::vector<Sample>{{3000, 3}}));
+  // With no appender open, the next call removes it once its data is before mint.
+  STRATA_ASSERT_OK(h.Truncate(4000));
+  EXPECT_EQ(h.Stats().series_removed, 1u);
+  EXPECT_EQ(h.Stats().gc_deferred, 1u);
+}
+
+// An appender that starts while Truncate waits for earlier appenders pins the series it
+// uses: Truncate then removes the other empty series but keeps those.
+TEST(HeadTruncateTest, AppendersStartedDuringTruncatePinTheirSeries) {
+  Head h;
+  SeriesRef ra = 0;
+  {
+    auto app = h.NewAppender();
+    STRATA_ASSERT_OK_AND_ASSIGN(ra, app->Append(0, kA, 1000, 1));
+    STRATA_ASSERT_OK(app->Append(0, kB, 1000, 1));
+    STRATA_ASSERT_OK(app->Append(0, kC, 1000, 1));
+    STRATA_ASSERT_OK(app->Commit());
+  }
+  auto early = h.NewAppender();  // unpinned: the Truncate below waits for it
+  STRATA_ASSERT_OK(early->Append(0, kB, 3000, 2));
+  std::thread gc([&] { ASSERT_TRUE(h.Truncate(2000).ok()); });
+  std::unique_ptr<storage::Appender> late;
+  while (true) {
+    late = h.NewAppender();
+    STRATA_ASSERT_OK(late->Append(ra, Labels(), 3000, 3));
+    if (h.Stats().pinned_appenders > 0) break;
+    // Started before the Truncate did: unpinned. Try again.
+    STRATA_ASSERT_OK(late->Rollback());
+    ASSERT_EQ(h.Stats().gc_deferred, 0u) << "the Truncate stopped waiting";
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  STRATA_ASSERT_OK(early->Commit());  // lets the Truncate go on
+  gc.join();
+  HeadStats st = h.Stats();
+  EXPECT_EQ(st.gc_deferred, 0u);
+  EXPECT_EQ(st.series_removed, 1u);  // kC; kA is pinned by `late`, kB has 3000
+  STRATA_ASSERT_OK(late->Commit());
+  EXPECT_EQ(QueryOne(h, kA), (std::vector<Sample>{{3000, 3}}));
+  // kB's chunk ends at 3000, after mint, so it stays whole.
+  EXPECT_EQ(QueryOne(h, kB), (std::vector<Sample>{{1000, 1}, {3000, 2}}));
+  EXPECT_TRUE(QueryOne(h, kC).empty());
 }
 
 // Series removed by GC release their refs for good: an appender holding such a ref (looked

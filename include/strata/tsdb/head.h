@@ -12,9 +12,10 @@
 //
 // Series are found by labels hash in a striped registry (hash -> collision chain compared by
 // labels) and by ref; refs are monotonic ids from 1, never reused. Appenders look refs up
-// without locks, in an atomic ref -> series table; series removed by Truncate() stay
-// allocated (and are reused for new series) until no appender can still hold them. The
-// inverted index is an index::MemPostings.
+// without locks, in an atomic ref -> series table, and touch a series only at commit:
+// Truncate() removes series only while no appender that could hold one is open. Series it
+// removes stay allocated (and are reused for new series) until no appender can still hold
+// them. The inverted index is an index::MemPostings.
 //
 // Appenders follow Prometheus's rules. Append checks against the committed state and
 // returns, without consuming the sample:
@@ -112,6 +113,12 @@ struct HeadStats {
   // Blocks of 65,536 refs of the lock-free ref table whose memory went back to the kernel
   // once all their series were removed.
   uint64_t ref_table_blocks_released = 0;
+  // Truncate() calls that kept empty series for a later call because an appender opened
+  // before them was still open after a second (see Head::Truncate).
+  uint64_t gc_deferred = 0;
+  // Appenders that started while a Truncate() was waiting to remove series, and so pinned
+  // each series they used (one more lock per sample at Append).
+  uint64_t pinned_appenders = 0;
 };
 
 // A read-only view of one chunk of a series, passed to ForEachSeries callbacks.
@@ -136,8 +143,12 @@ class Head final : public storage::Queryable, public storage::Appendable {
                                                                int64_t maxt) override;
 
   // Drops chunks whose samples are all before `mint`, then series left without samples
-  // (and without pending appends), and refuses later samples before `mint`. Returns OK; an
-  // error is reserved for future persistence of head chunks.
+  // (and without pending appends), and refuses later samples before `mint`. Appenders do not
+  // pin the series they use unless they start during a Truncate, so series are removed only
+  // once the appenders open when it started have ended: it waits up to a second for them,
+  // and if one is still open (for example, held by the calling thread) leaves the removal
+  // of empty series to its next call (HeadStats::gc_deferred). Returns OK; an error is
+  // reserved for future persistence of head chunks.
   absl::Status Truncate(int64_t mint);
 
   // Replays WAL records in log order. Series keep the refs they were logged with (a ref
