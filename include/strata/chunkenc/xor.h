@@ -73,14 +73,19 @@ class XorAppender final {
  private:
   XorAppender() = default;
 
+  // Append for what the fast path does not take: samples 0 and 1, delta-of-deltas beyond
+  // 14 bits, and buffers without 16 bytes of spare capacity.
+  void AppendSlow(int64_t t, uint64_t vbits);
+  // The fast path for a changed value. Requires what Append's fast path tests.
+  void AppendChanged(int64_t t, uint64_t vbits);
+
   std::string* buf_ = nullptr;
   XorOptions opts_;
   int num_ = 0;
   // Bits of the stream after the 2-byte count. *buf_ holds ceil(nbits_ / 8) stream bytes,
-  // plus one zero byte when extra_ (Prometheus's bstream with count == 8: the byte a 2.42
-  // byte-aligned writeByte appends). Bits past nbits_ are zero.
+  // plus one spare zero byte when it is one byte longer (Prometheus's bstream with
+  // count == 8: the byte a 2.42 byte-aligned writeByte appends). Bits past nbits_ are zero.
   uint64_t nbits_ = 0;
-  bool extra_ = false;
   int64_t t_ = 0;
   uint64_t tdelta_ = 0;
   uint64_t v_ = 0;  // bits of the previous value
