@@ -195,6 +195,10 @@ absl::StatusOr<XorAppender> XorAppender::Resume(std::string* buf, XorOptions opt
 
 namespace {
 
+// Chunks are far smaller (65535 samples of <= 19 bytes); the bound lets the compiler drop
+// append()'s max_size() test.
+constexpr size_t kMaxFastSize = size_t{1} << 30;
+
 // Prometheus's bitRange(dod, 14): -8191 <= dod <= 2^13.
 inline bool DodFits14(uint64_t udod) { return udod + 8191 < (uint64_t{1} << 14); }
 
@@ -221,13 +225,14 @@ struct DodCode {
 // first, from the first free bit of stream byte nbits0 / 8 (the partial last byte, 2.42's
 // spare zero byte, or the first appended zero byte; its free bits are zero, and hi's bits
 // over its used ones are zero). Cuts *buf to the chunk of `nbits` stream bits and sets the
-// sample count.
+// sample count. kLo: whether lo may be non-zero (else the appended zeros stay).
+template <bool kLo>
 [[gnu::always_inline]] inline void PutCode(std::string* buf, uint64_t nbits0, uint64_t nbits,
                                            uint64_t hi, uint64_t lo, int num) {
   char* d = buf->data();
   char* p = d + kHeaderSize + (nbits0 >> 3);
   base::StoreBE64(p, hi | (static_cast<uint64_t>(static_cast<uint8_t>(*p)) << 56));
-  base::StoreBE64(p + 8, lo);
+  if constexpr (kLo) base::StoreBE64(p + 8, lo);
   const auto count = static_cast<uint16_t>(__builtin_bswap16(static_cast<uint16_t>(num)));
   std::memcpy(d, &count, sizeof(count));
   buf->erase(kHeaderSize + static_cast<size_t>((nbits + 7) >> 3));
@@ -241,7 +246,9 @@ void XorAppender::Append(int64_t t, double v) {
   const uint64_t tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
   const uint64_t udod = tdelta - tdelta_;
   std::string* buf = buf_;
-  if (num_ < 2 || !DodFits14(udod) || buf->size() + 16 > buf->capacity()) [[unlikely]] {
+  const size_t size = buf->size();
+  if (num_ < 2 || !DodFits14(udod) || size > kMaxFastSize || size + 16 > buf->capacity())
+      [[unlikely]] {
     return AppendSlow(t, vbits);
   }
   if (vbits != v_) return AppendChanged(t, vbits);
@@ -258,8 +265,8 @@ void XorAppender::Append(int64_t t, double v) {
   const uint64_t nbits = nbits0 + static_cast<uint64_t>(len);
   nbits_ = nbits;
   const int num = ++num_;
-  PutCode(buf, nbits0, nbits, (dod.bits << 1) << (64 - static_cast<int>(nbits0 & 7) - len), 0,
-          num);
+  PutCode<false>(buf, nbits0, nbits,
+                 (dod.bits << 1) << (64 - static_cast<int>(nbits0 & 7) - len), 0, num);
 }
 
 void XorAppender::AppendChanged(int64_t t, uint64_t vbits) {
@@ -267,7 +274,10 @@ void XorAppender::AppendChanged(int64_t t, uint64_t vbits) {
   const uint64_t udod = tdelta - tdelta_;
   std::string* buf = buf_;
   // Append tested this; again here for the compiler (see AppendSpare16).
-  if (buf->size() + 16 > buf->capacity()) [[unlikely]] return AppendSlow(t, vbits);
+  const size_t size = buf->size();
+  if (size > kMaxFastSize || size + 16 > buf->capacity()) [[unlikely]] {
+    return AppendSlow(t, vbits);
+  }
   AppendSpare16(buf);
   t_ = t;
   tdelta_ = tdelta;
@@ -276,9 +286,10 @@ void XorAppender::AppendChanged(int64_t t, uint64_t vbits) {
   const DodCode dod = Dod14(udod);
   // The value's code (Prometheus xorWrite). 5-bit field: clamp before the window
   // comparison, as upstream does. leading_ == 0xff (no window yet) fails the comparison, as
-  // lz <= 31. The window choice flips irregularly in changing series.
-  const int lz = std::min(std::countl_zero(x), 31);
-  const int tz = std::countr_zero(x);
+  // lz <= 31. The window choice flips irregularly in changing series. x != 0 here, so the
+  // builtins need no zero check.
+  const int lz = std::min(__builtin_clzll(x), 31);
+  const int tz = __builtin_ctzll(x);
   const int lead0 = leading_;
   const int trail0 = trailing_;
   const bool reuse = lz >= lead0 && tz >= trail0;
@@ -301,7 +312,8 @@ void XorAppender::AppendChanged(int64_t t, uint64_t vbits) {
   // The payload top-aligned: x's bits above the window are zero (lead <= clz(x)), and below
   // it too (trail <= ctz(x)). Placed after bit a, it spills into lo when a + sig > 64.
   const uint64_t payload = x << lead;
-  PutCode(buf, nbits0, nbits, (head << (64 - a)) | (payload >> a), payload << (64 - a), num);
+  PutCode<true>(buf, nbits0, nbits, (head << (64 - a)) | (payload >> a), payload << (64 - a),
+                num);
   // 2.42: a payload of 8k bits (its last write a writeByte) that ends byte-aligned leaves
   // the spare zero byte. 3.x: the dod code is a writeBit, which consumes any spare byte.
   if (opts_.prometheus_2_42 && nbits % 8 == 0 && sig % 8 == 0) [[unlikely]] {
