@@ -251,12 +251,12 @@ void XorAppender::Append(int64_t t, double v) {
       [[unlikely]] {
     return AppendSlow(t, vbits);
   }
-  if (vbits != v_) return AppendChanged(t, vbits);
   AppendSpare16(buf);
   // The stores follow the append, so that they cannot keep the compiler from reusing the
   // capacity test.
   t_ = t;
   tdelta_ = tdelta;
+  if (vbits != v_) return AppendChanged(vbits, udod);
   const DodCode dod = Dod14(udod);
   // The dod code and the value's `0`: at most 7 + 17 bits, all in hi. No spare zero byte
   // follows in either form: the last write is a writeBit.
@@ -269,18 +269,8 @@ void XorAppender::Append(int64_t t, double v) {
                  (dod.bits << 1) << (64 - static_cast<int>(nbits0 & 7) - len), 0, num);
 }
 
-void XorAppender::AppendChanged(int64_t t, uint64_t vbits) {
-  const uint64_t tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
-  const uint64_t udod = tdelta - tdelta_;
+void XorAppender::AppendChanged(uint64_t vbits, uint64_t udod) {
   std::string* buf = buf_;
-  // Append tested this; again here for the compiler (see AppendSpare16).
-  const size_t size = buf->size();
-  if (size > kMaxFastSize || size + 16 > buf->capacity()) [[unlikely]] {
-    return AppendSlow(t, vbits);
-  }
-  AppendSpare16(buf);
-  t_ = t;
-  tdelta_ = tdelta;
   const uint64_t x = vbits ^ v_;
   v_ = vbits;
   const DodCode dod = Dod14(udod);

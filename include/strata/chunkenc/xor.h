@@ -76,8 +76,9 @@ class XorAppender final {
   // Append for what the fast path does not take: samples 0 and 1, delta-of-deltas beyond
   // 14 bits, and buffers without 16 bytes of spare capacity.
   void AppendSlow(int64_t t, uint64_t vbits);
-  // The fast path for a changed value. Requires what Append's fast path tests.
-  void AppendChanged(int64_t t, uint64_t vbits);
+  // Append's fast path for a changed value, after its first steps (the 16 spare bytes are
+  // appended, t_ and tdelta_ updated; udod is the delta-of-delta).
+  void AppendChanged(uint64_t vbits, uint64_t udod);
 
   std::string* buf_ = nullptr;
   XorOptions opts_;
