@@ -190,8 +190,8 @@ absl::StatusOr<XorAppender> XorAppender::Resume(std::string* buf, XorOptions opt
 // capacity: no loop, no call, no growth code. Everything else goes to AppendSlow.
 //
 // Append itself finishes samples with an unchanged value (77% of real samples) and passes
-// the others to AppendChanged: apart, each path keeps few enough values live to need
-// (almost) no callee-saved registers.
+// the others to AppendChanged: on its own, the common path keeps few enough values live to
+// save and restore one register (gcc 12) instead of six.
 
 namespace {
 
@@ -338,6 +338,8 @@ void XorAppender::AppendSlow(int64_t t, uint64_t vbits) {
     tdelta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
     const auto dod = static_cast<int64_t>(tdelta - tdelta_);
     const auto udod = static_cast<uint64_t>(dod);
+    // Prometheus's bitRange(dod, w): -(2^(w-1) - 1) <= dod <= 2^(w-1), i.e. dod + 2^(w-1) - 1
+    // in 0 .. 2^w - 1.
     if (udod + 524287 < (uint64_t{1} << 20)) {
       const bool in14 = udod + 8191 < (uint64_t{1} << 14);
       const bool in17 = udod + 65535 < (uint64_t{1} << 17);
