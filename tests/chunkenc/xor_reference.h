@@ -27,6 +27,9 @@ class RefBstream {
  public:
   explicit RefBstream(bool v2_42) : v2_42_(v2_42) {}
 
+  // Switches the writeByte form from here on (the stream and `count` stay as they are).
+  void set_v2_42(bool v2_42) { v2_42_ = v2_42; }
+
   std::string stream;
   int count = 0;  // free bits in the last byte of `stream`
 
@@ -77,6 +80,21 @@ class RefXorAppender {
   explicit RefXorAppender(bool v2_42) : b_(v2_42) { b_.stream.assign(2, '\0'); }
 
   const std::string& bytes() const { return b_.stream; }
+  // Bits of the stream written so far (after the 2-byte count), and whether it ends with
+  // a whole spare zero byte (bstream count == 8).
+  size_t stream_bits() const { return (b_.stream.size() - 2) * 8 - static_cast<size_t>(b_.count); }
+  bool spare_byte() const { return b_.count == 8; }
+
+  // What upstream's xorChunk.Appender() does to an in-memory chunk (XorAppender::Resume):
+  // the bstream continues as it is (here in the given writeByte form), and the value window
+  // becomes the decoder's, which starts at (0, 0) rather than unset once a sample exists.
+  void Resume(bool v2_42) {
+    b_.set_v2_42(v2_42);
+    if (base::LoadBE16(b_.stream.data()) > 0 && leading_ == 0xff) {
+      leading_ = 0;
+      trailing_ = 0;
+    }
+  }
 
   void Append(int64_t t, double v) {
     const uint16_t num = base::LoadBE16(b_.stream.data());

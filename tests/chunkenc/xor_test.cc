@@ -247,6 +247,126 @@ TEST(XorAppenderTest, ByteLengthsDifferOnlyByTheExtraZeroByte) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Write paths. Append writes most samples as one or two 64-bit words over the partial last
+// byte when the buffer has 16 bytes of spare capacity, and the rest (samples 0 and 1, dods
+// beyond 14 bits, a fuller buffer) field by field. Both are checked against the
+// bit-at-a-time model, for samples starting at every bit of a byte.
+
+// Codes of every length: dods of 0, within and at both edges of the 14-bit bucket, and of
+// every wider bucket; unchanged values, values inside the last new window, and new windows
+// of 1..64 significant bits with 0..40 leading zeros (whole bytes half the time, so that
+// 2.42's spare byte appears often).
+std::vector<model::Sample> CodeLengthSeries(std::mt19937_64& rng, int n) {
+  static const int64_t kEdges[] = {8192, -8191, 8193, -8192, 1, -1, 524288, -524288};
+  std::vector<model::Sample> out;
+  uint64_t t = rng();
+  uint64_t delta = rng() % 100000;
+  uint64_t vbits = rng();
+  int lead = 0;  // the last new window
+  int sig = 64;
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) {
+      uint64_t dod = 0;
+      switch (rng() % 10) {
+        case 0: case 1: case 2: case 3: dod = 0; break;
+        case 4: case 5: dod = rng() % 201 - 100; break;
+        case 6: dod = rng() % 16384 - 8191; break;  // the whole 14-bit bucket
+        case 7: dod = static_cast<uint64_t>(kEdges[rng() % std::size(kEdges)]); break;
+        case 8: dod = rng() % 1048576 - 524287; break;  // up to the 20-bit bucket
+        default: dod = (rng() >> (rng() % 64)) * ((rng() & 1) != 0 ? 1 : ~uint64_t{0}); break;
+      }
+      delta += dod;  // wrapping: the format is modular
+      t += delta;
+      const auto window_bits = [&] {
+        const uint64_t bits = sig == 64 ? rng() : rng() & ((uint64_t{1} << sig) - 1);
+        return bits << (64 - lead - sig);
+      };
+      switch (rng() % 4) {
+        case 0: break;  // unchanged
+        case 1: {       // a new window, both ends set
+          lead = static_cast<int>(rng() % 41);
+          const int max_sig = 64 - lead;
+          sig = 1 + static_cast<int>(rng() % static_cast<uint64_t>(max_sig));
+          if ((rng() & 1) != 0 && max_sig >= 8) sig = std::max(8, sig / 8 * 8);
+          vbits ^= window_bits() | (uint64_t{1} << (63 - lead)) |
+                   (uint64_t{1} << (64 - lead - sig));
+          break;
+        }
+        default: {  // inside the last window
+          const uint64_t x = window_bits();
+          vbits ^= x != 0 ? x : uint64_t{1} << (64 - lead - sig);
+          break;
+        }
+      }
+    }
+    out.push_back({static_cast<int64_t>(t), std::bit_cast<double>(vbits)});
+  }
+  return out;
+}
+
+TEST(XorAppenderTest, WritePathsMatchReferenceAtEveryBitPosition) {
+  std::mt19937_64 rng(61);
+  int with_spare_capacity = 0;  // samples >= 2 with >= 16 bytes of spare capacity
+  int without = 0;
+  int at_offset[8] = {};  // samples >= 2 by the bit of the byte they start at
+  int spare_zero_bytes = 0;
+  int resumed = 0;
+  int resumed_at_spare_byte = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    const bool v2_42 = iter % 2 == 0;
+    const std::vector<model::Sample> samples =
+        CodeLengthSeries(rng, 1 + static_cast<int>(rng() % 200));
+    const int capacity_mode = static_cast<int>(rng() % 3);  // grow / reserved / squeezed
+    std::string buf;
+    if (capacity_mode == 1) buf.reserve(4096);
+    XorAppender app(&buf, {.prometheus_2_42 = v2_42});
+    RefXorAppender ref(v2_42);
+    for (size_t i = 0; i < samples.size(); ++i) {
+      if (capacity_mode == 2 && rng() % 3 == 0) {
+        // The same bytes in a buffer with little spare capacity (the appender holds the
+        // string, not its storage).
+        std::string squeezed;
+        squeezed.reserve(buf.size() + rng() % 24);
+        squeezed.assign(buf);
+        buf.swap(squeezed);
+      }
+      const size_t capacity_before = buf.capacity();
+      if (i >= 2) {
+        ++(buf.size() + 16 <= capacity_before ? with_spare_capacity : without);
+        ++at_offset[ref.stream_bits() % 8];
+      }
+      app.Append(samples[i].t, samples[i].v);
+      ref.Append(samples[i].t, samples[i].v);
+      ASSERT_EQ(Hex(buf), Hex(ref.bytes()))
+          << "iter " << iter << " sample " << i << " 2.42=" << v2_42;
+      ASSERT_EQ(app.num_samples(), static_cast<int>(i + 1));
+      // Capacity grows only when the chunk outgrows it, as with exact appends.
+      if (buf.capacity() != capacity_before) {
+        ASSERT_GT(buf.size(), capacity_before) << "iter " << iter << " sample " << i;
+      }
+      spare_zero_bytes += ref.spare_byte() ? 1 : 0;
+      if (rng() % 16 == 0) {
+        const bool resume_2_42 = (rng() & 1) != 0;
+        STRATA_ASSERT_OK_AND_ASSIGN(app,
+                                    XorAppender::Resume(&buf, {.prometheus_2_42 = resume_2_42}));
+        ref.Resume(resume_2_42);
+        ++resumed;
+        resumed_at_spare_byte += ref.spare_byte() ? 1 : 0;
+      }
+    }
+    STRATA_ASSERT_OK_AND_ASSIGN(auto got, Decode(buf));
+    ASSERT_EQ(got, samples) << "iter " << iter;
+  }
+  // Coverage of the cases above (about 31k, 7k, 4.6k+ each, 1.3k, 2.5k, 96 with seed 61).
+  EXPECT_GT(with_spare_capacity, 20000);
+  EXPECT_GT(without, 4000);
+  for (int n : at_offset) EXPECT_GT(n, 3000);
+  EXPECT_GT(spare_zero_bytes, 500);
+  EXPECT_GT(resumed, 1500);
+  EXPECT_GT(resumed_at_spare_byte, 30);
+}
+
+// ---------------------------------------------------------------------------------------
 // Exact codes at the bucket boundaries.
 
 struct DodCase {

@@ -73,14 +73,20 @@ class XorAppender final {
  private:
   XorAppender() = default;
 
+  // Append for what the fast path does not take: samples 0 and 1, delta-of-deltas beyond
+  // 14 bits, and buffers without 16 bytes of spare capacity.
+  void AppendSlow(int64_t t, uint64_t vbits);
+  // Append's fast path for a changed value, after its first steps (the 16 spare bytes are
+  // appended, t_ and tdelta_ updated; udod is the delta-of-delta).
+  void AppendChanged(uint64_t vbits, uint64_t udod);
+
   std::string* buf_ = nullptr;
   XorOptions opts_;
   int num_ = 0;
   // Bits of the stream after the 2-byte count. *buf_ holds ceil(nbits_ / 8) stream bytes,
-  // plus one zero byte when extra_ (Prometheus's bstream with count == 8: the byte a 2.42
-  // byte-aligned writeByte appends). Bits past nbits_ are zero.
+  // plus one spare zero byte when it is one byte longer (Prometheus's bstream with
+  // count == 8: the byte a 2.42 byte-aligned writeByte appends). Bits past nbits_ are zero.
   uint64_t nbits_ = 0;
-  bool extra_ = false;
   int64_t t_ = 0;
   uint64_t tdelta_ = 0;
   uint64_t v_ = 0;  // bits of the previous value
