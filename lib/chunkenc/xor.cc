@@ -31,6 +31,7 @@
 #include "strata/chunkenc/xor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstring>
@@ -395,8 +396,8 @@ void XorIterator::Reset(std::string_view chunk) {
   err_ = nullptr;
   err_offset_ = 0;
   err_sample_ = 0;
-  std::memset(tail_, 0, sizeof(tail_));
   if (chunk.size() < kHeaderSize) {
+    std::memset(tail_, 0, sizeof(tail_));
     data_ = nullptr;
     size_ = 0;
     nbits_ = 0;
@@ -413,7 +414,15 @@ void XorIterator::Reset(std::string_view chunk) {
   nbits_ = size_ * 8;
   tail_start_ = size_ > kTailCopy ? size_ - kTailCopy : 0;
   fast_end_ = size_ >= kMaxSampleSpan ? (size_ - kMaxSampleSpan + 1) * 8 : 0;
-  if (size_ > 0) std::memcpy(tail_, data_ + tail_start_, size_ - tail_start_);
+  // Fixed-size copies (inlined as a few vector moves) in the common case of a stream of at
+  // least kTailCopy bytes; the zero padding is what makes loads past the end read zeros.
+  if (size_ >= kTailCopy) [[likely]] {
+    std::memcpy(tail_, data_ + tail_start_, kTailCopy);
+    std::memset(tail_ + kTailCopy, 0, kTailPad);
+  } else {
+    std::memset(tail_, 0, sizeof(tail_));
+    if (size_ > 0) std::memcpy(tail_, data_, size_);
+  }
 }
 
 inline uint64_t XorIterator::Peek(size_t pos) const {
@@ -451,6 +460,73 @@ absl::Status XorIterator::status() const {
   return absl::DataLossError(
       absl::StrFormat("xor chunk: sample %d of %d at byte offset %d: %s (chunk is %d bytes)",
                       err_sample_, total_, err_offset_, err_, chunk_size_));
+}
+
+namespace {
+
+// The uvarint at p if it has at most 8 bytes: its length (1..8), with the value in *v; 0 if
+// it is longer (left to base::DecodeUvarint, which also reports the invalid ones). Reads 8
+// bytes. The host is little-endian (as base/coding.h assumes); the 7-bit groups are packed
+// by three rounds of masks and shifts instead of a loop over bytes.
+inline int FastUvarint8(const uint8_t* p, uint64_t* v) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  const uint64_t stop = ~x & 0x8080808080808080;  // bytes without the continuation bit
+  if (stop == 0) return 0;
+  const int len = std::countr_zero(stop) / 8 + 1;
+  if (len < 8) x &= (uint64_t{1} << (8 * len)) - 1;
+  x = ((x & 0x7f007f007f007f00) >> 1) | (x & 0x007f007f007f007f);
+  x = ((x & 0x3fff00003fff0000) >> 2) | (x & 0x00003fff00003fff);
+  x = ((x & 0x0fffffff00000000) >> 4) | (x & 0x000000000fffffff);
+  *v = x;
+  return len;
+}
+
+}  // namespace
+
+// Samples 0 and 1 of a chunk whose stream has >= kFastHeadBytes bytes, without bounds
+// checks: with both varints at most 8 bytes, sample 1 ends by byte 8 + 8 + 8 + 10 = 34 and
+// its last load reads up to byte 46. False, with nothing changed, when a varint is longer or
+// the value window is invalid: DecodeHead then decodes (and reports) them.
+bool XorIterator::DecodeHeadFast() {
+  uint64_t u0 = 0;
+  const int len0 = FastUvarint8(data_, &u0);
+  if (len0 == 0) return false;
+  const uint64_t v0 = base::LoadBE64(data_ + len0);
+  uint64_t d = 0;
+  const int len1 = FastUvarint8(data_ + len0 + 8, &d);
+  if (len1 == 0) return false;
+  size_t pos = static_cast<size_t>(len0 + 8 + len1) * 8;
+  const uint64_t w = base::LoadBE64(data_ + len0 + 8 + len1);  // byte-aligned
+  uint64_t v1 = v0;
+  if ((w >> 63) == 0) {
+    pos += 1;
+  } else {
+    if ((w >> 62) == 0b11) {
+      const int lead = static_cast<int>((w >> 57) & 31);
+      const int m = static_cast<int>(((w >> 51) - 1) & 63) + 1;  // S = 64 is stored as 0
+      if (lead + m > 64) return false;
+      leading_ = static_cast<uint8_t>(lead);
+      trailing_ = static_cast<uint8_t>(64 - lead - m);
+      mbits_ = static_cast<uint8_t>(m);
+      pos += 13;
+    } else {
+      pos += 2;
+    }
+    // mbits_ is 64 for `10` at sample 1 (the initial window); ReadBits takes 1..64.
+    v1 ^= ReadBits(pos, mbits_) << trailing_;
+    pos += mbits_;
+  }
+  const uint64_t t0 = static_cast<uint64_t>(base::ZigZagDecode(u0));
+  dec_t_ = t0 + d;
+  dec_v_ = v1;
+  tdelta_ = d;
+  pos_bits_ = pos;
+  batch_t_[0] = static_cast<int64_t>(t0);
+  batch_v_[0] = std::bit_cast<double>(v0);
+  batch_t_[1] = static_cast<int64_t>(dec_t_);
+  batch_v_[1] = std::bit_cast<double>(v1);
+  return true;
 }
 
 // Samples 0 and 1: whole-byte varints at byte-aligned positions (sample 0 is whole bytes),
@@ -688,6 +764,32 @@ template <bool kTail>
   return want + static_cast<int>(i);
 }
 
+// Decodes batch entries n.. (up to `want`): the samples far from the end straight from the
+// caller's bytes, then those near it from the zero-padded tail copy. One call per batch, so
+// that the dispatch below costs one indirect call rather than a CPU check and a call per run.
+[[gnu::always_inline]] inline int DecodeBatch(const uint8_t* data, size_t fast_end,
+                                              const uint8_t* tail, size_t tail_bits,
+                                              size_t nbits, int n, int want, DecodeState* st,
+                                              int64_t* bt, double* bv, RunFailure* fail) {
+  if (n < want && st->pos < fast_end) {
+    n = DecodeLoop<false>(data, 0, fast_end, n, want, st, bt, bv, fail);
+  }
+  if (n < want && fail->what == nullptr) {
+    n = DecodeLoop<true>(tail, tail_bits, nbits, n, want, st, bt, bv, fail);
+  }
+  return n;
+}
+
+using DecodeBatchFn = int (*)(const uint8_t* data, size_t fast_end, const uint8_t* tail,
+                              size_t tail_bits, size_t nbits, int n, int want, DecodeState* st,
+                              int64_t* bt, double* bv, RunFailure* fail);
+
+int DecodeBatchBaseline(const uint8_t* data, size_t fast_end, const uint8_t* tail,
+                        size_t tail_bits, size_t nbits, int n, int want, DecodeState* st,
+                        int64_t* bt, double* bv, RunFailure* fail) {
+  return DecodeBatch(data, fast_end, tail, tail_bits, nbits, n, want, st, bt, bv, fail);
+}
+
 // The loop is shift-heavy: with BMI2 (shlx/shrx/sarx: one uop for a variable shift instead
 // of three) and MOVBE (a big-endian load in one instruction) it takes markedly fewer uops.
 // Built twice and chosen at run time, since the library targets baseline x86-64. Every CPU
@@ -695,35 +797,43 @@ template <bool kTail>
 // anyway.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define STRATA_XOR_BMI2_DISPATCH 1
-template <bool kTail>
-__attribute__((target("bmi,bmi2,lzcnt,movbe"))) int DecodeRunBmi2(
-    const uint8_t* p, size_t base_bits, size_t limit, int n, int want, DecodeState* st,
-    int64_t* bt, double* bv, RunFailure* fail) {
-  return DecodeLoop<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+__attribute__((target("bmi,bmi2,lzcnt,movbe"))) int DecodeBatchBmi2(
+    const uint8_t* data, size_t fast_end, const uint8_t* tail, size_t tail_bits, size_t nbits,
+    int n, int want, DecodeState* st, int64_t* bt, double* bv, RunFailure* fail) {
+  return DecodeBatch(data, fast_end, tail, tail_bits, nbits, n, want, st, bt, bv, fail);
 }
 bool force_baseline = false;  // ForceBaselineDecodeForTesting
-// Requires __builtin_cpu_init() first when it may run during static initialisation.
 bool HasBmi2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    // clang 14's __builtin_cpu_supports does not know "movbe": CPUID leaf 1, ECX bit 22.
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    const bool movbe = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_MOVBE) != 0;
-    return __builtin_cpu_supports("bmi2") != 0 && movbe;
-  }();
-  return has;
+  __builtin_cpu_init();  // may run during static initialisation
+  // clang 14's __builtin_cpu_supports does not know "movbe": CPUID leaf 1, ECX bit 22.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool movbe = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_MOVBE) != 0;
+  return __builtin_cpu_supports("bmi2") != 0 && movbe;
 }
 #endif
 
-template <bool kTail>
-int DecodeRun(const uint8_t* p, size_t base_bits, size_t limit, int n, int want,
-              DecodeState* st, int64_t* bt, double* bv, RunFailure* fail) {
+DecodeBatchFn ChooseDecodeBatch() {
 #ifdef STRATA_XOR_BMI2_DISPATCH
-  if (HasBmi2() && !force_baseline) {
-    return DecodeRunBmi2<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
-  }
+  if (HasBmi2() && !force_baseline) return &DecodeBatchBmi2;
 #endif
-  return DecodeLoop<kTail>(p, base_bits, limit, n, want, st, bt, bv, fail);
+  return &DecodeBatchBaseline;
+}
+
+int DecodeBatchFirstCall(const uint8_t* data, size_t fast_end, const uint8_t* tail,
+                         size_t tail_bits, size_t nbits, int n, int want, DecodeState* st,
+                         int64_t* bt, double* bv, RunFailure* fail);
+
+// The build to use: DecodeBatchFirstCall until the first batch picks one (constant-initialised,
+// so iterators used during static initialisation work too). Atomic because iterators on
+// several threads may pick at once; relaxed loads are plain loads.
+std::atomic<DecodeBatchFn> decode_batch{&DecodeBatchFirstCall};
+
+int DecodeBatchFirstCall(const uint8_t* data, size_t fast_end, const uint8_t* tail,
+                         size_t tail_bits, size_t nbits, int n, int want, DecodeState* st,
+                         int64_t* bt, double* bv, RunFailure* fail) {
+  const DecodeBatchFn fn = ChooseDecodeBatch();
+  decode_batch.store(fn, std::memory_order_relaxed);
+  return fn(data, fast_end, tail, tail_bits, nbits, n, want, st, bt, bv, fail);
 }
 
 }  // namespace
@@ -734,6 +844,7 @@ void internal::ForceBaselineDecodeForTesting(bool force) {
 #else
   (void)force;
 #endif
+  decode_batch.store(ChooseDecodeBatch(), std::memory_order_relaxed);
 }
 
 bool XorIterator::Refill() {
@@ -746,7 +857,9 @@ bool XorIterator::Refill() {
   if (decoded_ >= total_) return false;
   const int want = std::min(kBatch, total_ - decoded_);
   int n = 0;
-  if (decoded_ < 2 && !DecodeHead(want, &n)) {
+  if (decoded_ == 0 && want >= 2 && size_ >= kFastHeadBytes && DecodeHeadFast()) {
+    n = 2;
+  } else if (decoded_ < 2 && !DecodeHead(want, &n)) {
     decoded_ += n;
     batch_n_ = n;
     if (n == 0) err_ = pending_err_;
@@ -754,12 +867,9 @@ bool XorIterator::Refill() {
   }
   DecodeState st{pos_bits_, dec_t_, dec_v_, tdelta_, trailing_, mbits_};
   RunFailure fail;
-  if (n < want && st.pos < fast_end_) {
-    n = DecodeRun<false>(data_, 0, fast_end_, n, want, &st, batch_t_, batch_v_, &fail);
-  }
-  if (n < want && fail.what == nullptr) {
-    n = DecodeRun<true>(tail_, tail_start_ * 8, nbits_, n, want, &st, batch_t_, batch_v_, &fail);
-  }
+  n = decode_batch.load(std::memory_order_relaxed)(data_, fast_end_, tail_, tail_start_ * 8,
+                                                    nbits_, n, want, &st, batch_t_, batch_v_,
+                                                    &fail);
   if (fail.what != nullptr) Fail(fail.what, fail.pos, decoded_ + fail.n);
   // After a failure this is the failed sample's partial state; only Resume() reads it, and
   // only after a clean decode.

@@ -3,16 +3,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "base/coding.h"
 #include "chunkenc/xor_reference.h"
 #include "chunkenc/xor_testing.h"
 #include "chunkenc/xor_shapes.h"
@@ -579,7 +582,11 @@ TEST(XorIteratorTest, EveryTruncationStopsWithDataLoss) {
 // the same samples, and a failure at the same sample and byte offset (or none).
 void ExpectDecodesLikeReference(std::string_view chunk, const std::string& what) {
   const auto ref = RefXorDecode(chunk);
-  XorIterator it(chunk);
+  // An allocation of exactly the chunk's size, so that ASan reports any read past its end
+  // (a std::string's spare capacity or a longer string's prefix would hide it).
+  const auto exact = std::make_unique<char[]>(chunk.size());
+  std::copy(chunk.begin(), chunk.end(), exact.get());
+  XorIterator it(std::string_view(exact.get(), chunk.size()));
   std::vector<model::Sample> got;
   while (it.Next()) got.push_back(it.At());
   ASSERT_EQ(got, ref.samples) << what << ": " << Hex(chunk);
@@ -664,6 +671,75 @@ TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReader) {
 TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReaderBaselineBuild) {
   internal::ForceBaselineDecodeForTesting(true);
   CheckCorruptChunksDecodeLikeUpstreamReader();
+  internal::ForceBaselineDecodeForTesting(false);
+}
+
+// Samples 0 and 1 (whole-byte varints, then v0 and the first value code) are decoded
+// without bounds checks when the stream has enough bytes and both varints have at most 8
+// bytes, and by the checked path otherwise: both must agree with upstream's reader for
+// varints of every length (valid and overlong), every value code, and streams just below,
+// at and above the unchecked path's size, whole and truncated.
+void CheckHeadsDecodeLikeUpstreamReader() {
+  std::mt19937_64 rng(97);
+  auto varint = [&](int len) {
+    std::string b;
+    if (len > 10) {  // overlong: 11 continuation bytes
+      return std::string(11, '\x80');
+    }
+    if (len == 10 && rng() % 3 == 0) {  // 10th byte > 1: invalid
+      b.assign(9, '\xff');
+      b.push_back(static_cast<char>(2 + rng() % 126));
+      return b;
+    }
+    uint64_t u = rng();
+    if (len < 10) u &= (uint64_t{1} << (7 * len)) - 1;
+    if (len > 1) u |= uint64_t{1} << (7 * (len - 1));  // exactly len bytes
+    base::PutUvarint(&b, u);
+    return b;
+  };
+  int checked = 0;
+  for (int len0 = 1; len0 <= 11; ++len0) {
+    for (int len1 = 1; len1 <= 11; ++len1) {
+      for (int code = 0; code < 5; ++code) {
+        for (int extra : {0, 1, 8, 20, 30, 40, 60}) {
+          std::string b;
+          const int count = 1 + static_cast<int>(rng() % 4);
+          b.push_back(static_cast<char>(count >> 8));
+          b.push_back(static_cast<char>(count & 0xff));
+          b += varint(len0);
+          for (int k = 0; k < 8; ++k) b.push_back(static_cast<char>(rng()));
+          b += varint(len1);
+          uint8_t first = 0;
+          switch (code) {
+            case 0: first = static_cast<uint8_t>(rng() & 0x7f); break;  // `0`
+            case 1: first = static_cast<uint8_t>(0x80 | (rng() & 0x3f)); break;  // `10`
+            case 2: first = 0xc0 | 0x08; break;  // `11`, L = 2, S starts with 0
+            case 3: first = 0xff; break;  // `11`, L = 31, S >= 32: often invalid
+            default: first = static_cast<uint8_t>(rng()); break;
+          }
+          b.push_back(static_cast<char>(first));
+          for (int k = 0; k < extra; ++k) b.push_back(static_cast<char>(rng() & rng()));
+          ExpectDecodesLikeReference(b, absl::StrFormat("head %d %d %d %d", len0, len1, code,
+                                                        extra));
+          for (size_t cut : {size_t{48}, size_t{49}, size_t{50}, b.size() / 2}) {
+            if (cut < b.size()) {
+              ExpectDecodesLikeReference(std::string_view(b).substr(0, cut), "truncated head");
+            }
+          }
+          if (::testing::Test::HasFatalFailure()) return;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 11 * 11 * 5 * 7);
+}
+
+TEST(XorIteratorTest, HeadsDecodeLikeUpstreamReader) { CheckHeadsDecodeLikeUpstreamReader(); }
+
+TEST(XorIteratorTest, HeadsDecodeLikeUpstreamReaderBaselineBuild) {
+  internal::ForceBaselineDecodeForTesting(true);
+  CheckHeadsDecodeLikeUpstreamReader();
   internal::ForceBaselineDecodeForTesting(false);
 }
 

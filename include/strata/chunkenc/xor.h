@@ -148,6 +148,11 @@ class XorIterator final {
   bool NextBatch();
   // Decodes samples 0 and 1 (whole-byte varints) into the batch; false on error.
   bool DecodeHead(int want, int* n);
+  // DecodeHead's common case: both samples into batch entries 0 and 1 of a chunk with at
+  // least kFastHeadBytes stream bytes, unchecked. False (nothing changed) when DecodeHead
+  // must decide: a varint longer than 8 bytes or an invalid value window.
+  bool DecodeHeadFast();
+  static constexpr size_t kFastHeadBytes = 48;
   void Fail(const char* what, size_t pos_bits, int sample);
   // 64 bits of the stream starting at bit `pos`, of which the first 64 - pos % 8 (>= 57) are
   // the stream's (bits past its end read as zero). Bounds-checked; for the head only.
