@@ -485,9 +485,10 @@ inline int FastUvarint8(const uint8_t* p, uint64_t* v) {
 }  // namespace
 
 // Samples 0 and 1 of a chunk whose stream has >= kFastHeadBytes bytes, without bounds
-// checks: with both varints at most 8 bytes, sample 1 ends by byte 8 + 8 + 8 + 10 = 34 and
-// its last load reads up to byte 46. False, with nothing changed, when a varint is longer or
-// the value window is invalid: DecodeHead then decodes (and reports) them.
+// checks: with both varints at most 8 bytes, sample 1's code starts by byte 24 and ends by
+// byte 34 (13 control bits and a 64-bit payload), and its loads end by byte 37 (the
+// payload's second word). False, with nothing changed, when a varint is longer or the value
+// window is invalid: DecodeHead then decodes (and reports) them.
 bool XorIterator::DecodeHeadFast() {
   uint64_t u0 = 0;
   const int len0 = FastUvarint8(data_, &u0);
