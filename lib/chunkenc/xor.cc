@@ -500,24 +500,7 @@ bool XorIterator::DecodeHeadFast() {
   size_t pos = static_cast<size_t>(len0 + 8 + len1) * 8;
   const uint64_t w = base::LoadBE64(data_ + len0 + 8 + len1);  // byte-aligned
   uint64_t v1 = v0;
-  if ((w >> 63) == 0) {
-    pos += 1;
-  } else {
-    if ((w >> 62) == 0b11) {
-      const int lead = static_cast<int>((w >> 57) & 31);
-      const int m = static_cast<int>(((w >> 51) - 1) & 63) + 1;  // S = 64 is stored as 0
-      if (lead + m > 64) return false;
-      leading_ = static_cast<uint8_t>(lead);
-      trailing_ = static_cast<uint8_t>(64 - lead - m);
-      mbits_ = static_cast<uint8_t>(m);
-      pos += 13;
-    } else {
-      pos += 2;
-    }
-    // mbits_ is 64 for `10` at sample 1 (the initial window); ReadBits takes 1..64.
-    v1 ^= ReadBits(pos, mbits_) << trailing_;
-    pos += mbits_;
-  }
+  if (!DecodeFirstValueCode(w, &pos, &v1)) return false;
   const uint64_t t0 = static_cast<uint64_t>(base::ZigZagDecode(u0));
   dec_t_ = t0 + d;
   dec_v_ = v1;
@@ -527,6 +510,29 @@ bool XorIterator::DecodeHeadFast() {
   batch_v_[0] = std::bit_cast<double>(v0);
   batch_t_[1] = static_cast<int64_t>(dec_t_);
   batch_v_[1] = std::bit_cast<double>(v1);
+  return true;
+}
+
+bool XorIterator::DecodeFirstValueCode(uint64_t w, size_t* pos, uint64_t* v) {
+  if ((w >> 63) == 0) {
+    *pos += 1;
+    return true;
+  }
+  size_t p = *pos;
+  if ((w >> 62) == 0b11) {
+    const int lead = static_cast<int>((w >> 57) & 31);
+    const int m = static_cast<int>(((w >> 51) - 1) & 63) + 1;  // S = 64 is stored as 0
+    if (lead + m > 64) return false;
+    leading_ = static_cast<uint8_t>(lead);
+    trailing_ = static_cast<uint8_t>(64 - lead - m);
+    mbits_ = static_cast<uint8_t>(m);
+    p += 13;
+  } else {
+    p += 2;
+  }
+  // mbits_ is 64 for `10` at sample 1 (the initial window); ReadBits takes 1..64.
+  *v ^= ReadBits(p, mbits_) << trailing_;
+  *pos = p + mbits_;
   return true;
 }
 
@@ -551,27 +557,9 @@ bool XorIterator::DecodeHead(int want, int* n) {
     } else {
       tdelta_ = u;
       dec_t_ += tdelta_;
-      const uint64_t w = Peek(pos);
-      if ((w >> 63) == 0) {
-        pos += 1;
-      } else {
-        if ((w >> 62) == 0b11) {
-          const int lead = static_cast<int>((w >> 57) & 31);
-          int m = static_cast<int>((w >> 51) & 63);
-          if (m == 0) m = 64;
-          if (lead + m > 64) {
-            Fail("leading zeros plus significant bits exceed 64", start, decoded_ + *n);
-            return false;
-          }
-          leading_ = static_cast<uint8_t>(lead);
-          trailing_ = static_cast<uint8_t>(64 - lead - m);
-          mbits_ = static_cast<uint8_t>(m);
-          pos += 13;
-        } else {
-          pos += 2;
-        }
-        dec_v_ ^= ReadBits(pos, mbits_) << trailing_;
-        pos += mbits_;
+      if (!DecodeFirstValueCode(Peek(pos), &pos, &dec_v_)) {
+        Fail("leading zeros plus significant bits exceed 64", start, decoded_ + *n);
+        return false;
       }
     }
     if (pos > nbits_) {

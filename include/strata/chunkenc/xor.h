@@ -153,6 +153,11 @@ class XorIterator final {
   // must decide: a varint longer than 8 bytes or an invalid value window.
   bool DecodeHeadFast();
   static constexpr size_t kFastHeadBytes = 48;
+  // Sample 1's value code at bit *pos, whose first bits are `w`: `0`, `10` (the initial
+  // window) or `11` + a new window. Sets the window, XORs the payload into *v and moves *pos
+  // past the code. False, with nothing changed, if the new window's leading zeros plus
+  // significant bits exceed 64.
+  bool DecodeFirstValueCode(uint64_t w, size_t* pos, uint64_t* v);
   void Fail(const char* what, size_t pos_bits, int sample);
   // 64 bits of the stream starting at bit `pos`, of which the first 64 - pos % 8 (>= 57) are
   // the stream's (bits past its end read as zero). Bounds-checked; for the head only.
