@@ -342,37 +342,71 @@ namespace {
 
 std::string KillRecord(int i) { return TextRecord(i, 3000 + (i % 7) * 4000); }
 
+// In the child: acknowledges record `i` of `thread` to the parent. Pipe writes of <= PIPE_BUF
+// bytes are atomic, so concurrent acknowledgements never interleave.
+void Ack(int fd, int32_t thread, int32_t i) {
+  const int32_t msg[2] = {thread, i};
+  if (::write(fd, msg, sizeof(msg)) != sizeof(msg)) ::_exit(4);
+}
+
+struct KillResult {
+  int acks = 0;    // acknowledgements read, before and after the kill
+  int status = 0;  // the child's wait status
+};
+
+// Forks a child that runs `child(ack_fd)` (logging records and Ack()ing each once Log()
+// returned; it must end with _exit), SIGKILLs it once `min_acks` acknowledgements arrived,
+// and passes every acknowledgement to `on_ack(thread, i)`, including those sent before the
+// kill but not yet read.
+template <typename Child, typename OnAck>
+KillResult ForkAndKillAfterAcks(Child child, int min_acks, OnAck on_ack) {
+  KillResult r;
+  int fds[2];
+  if (::pipe(fds) != 0) return r;
+  const pid_t pid = ::fork();
+  if (pid < 0) return r;
+  if (pid == 0) {
+    ::close(fds[0]);
+    child(fds[1]);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  int32_t msg[2];
+  auto read_one = [&] {
+    if (::read(fds[0], msg, sizeof(msg)) != sizeof(msg)) return false;
+    on_ack(msg[0], msg[1]);
+    ++r.acks;
+    return true;
+  };
+  while (r.acks < min_acks && read_one()) {
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &r.status, 0);
+  while (read_one()) {
+  }
+  ::close(fds[0]);
+  return r;
+}
+
 // A real process crash: a child logs records and acknowledges each over a pipe once Log()
 // returned; the parent SIGKILLs it mid-stream. Reopening repairs whatever the kill tore, and
 // the log holds records 0..k in order with every acknowledged record present.
 TEST(WriterCrashTest, SigkillMidWriteKeepsEveryAcknowledgedRecord) {
   TempDir tmp;
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    WriterOptions opts;
-    opts.segment_size = 4 * kPageSize;
-    auto w = Writer::Open(tmp.path(), opts);
-    if (!w.ok()) ::_exit(2);
-    for (int i = 0; i < 100000; ++i) {
-      if (!(*w)->Log({KillRecord(i)}).ok()) ::_exit(3);
-      if (::write(fds[1], &i, sizeof(i)) != sizeof(i)) ::_exit(4);
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  int acked = -1, got = 0;
-  while (acked < 500 && ::read(fds[0], &got, sizeof(got)) == sizeof(got)) acked = got;
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  // Acknowledgements sent before the kill but not yet read still count.
-  while (::read(fds[0], &got, sizeof(got)) == sizeof(got)) acked = got;
-  ::close(fds[0]);
-  ASSERT_GE(acked, 500) << "child status " << status;
+  int acked = -1;
+  const KillResult k = ForkAndKillAfterAcks(
+      [&](int ack_fd) {
+        WriterOptions opts;
+        opts.segment_size = 4 * kPageSize;
+        auto w = Writer::Open(tmp.path(), opts);
+        if (!w.ok()) ::_exit(2);
+        for (int i = 0; i < 100000; ++i) {
+          if (!(*w)->Log({KillRecord(i)}).ok()) ::_exit(3);
+          Ack(ack_fd, 0, i);
+        }
+      },
+      /*min_acks=*/501, [&](int32_t, int32_t i) { acked = i; });
+  ASSERT_GE(acked, 500) << "child status " << k.status;
 
   RepairReport report;
   STRATA_ASSERT_OK_AND_ASSIGN(auto w, Writer::Open(tmp.path(), WriterOptions{}, &report));
@@ -392,46 +426,26 @@ TEST(WriterCrashTest, SigkillWithConcurrentGroupCommitsKeepsEveryAcknowledgedRec
   auto rec = [](int t, int i) {
     return TextRecord(t * 1'000'000 + i, 500 + ((i * 7 + t) % 11) * 14000);
   };
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    WriterOptions opts;
-    opts.segment_size = 64 * kPageSize;
-    auto w = Writer::Open(tmp.path(), opts);
-    if (!w.ok()) ::_exit(2);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < 100000; ++i) {
-          if (!(*w)->Log({rec(t, i)}).ok()) ::_exit(3);
-          const int32_t msg[2] = {t, i};
-          // Pipe writes of <= PIPE_BUF bytes are atomic, so messages never interleave.
-          if (::write(fds[1], msg, sizeof(msg)) != sizeof(msg)) ::_exit(4);
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-    ::_exit(0);
-  }
-  ::close(fds[1]);
   std::vector<int> acked(kThreads, -1);
-  int total = 0;
-  int32_t msg[2];
-  while (total < 600 && ::read(fds[0], msg, sizeof(msg)) == sizeof(msg)) {
-    acked[msg[0]] = std::max(acked[msg[0]], msg[1]);
-    ++total;
-  }
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  while (::read(fds[0], msg, sizeof(msg)) == sizeof(msg)) {
-    acked[msg[0]] = std::max(acked[msg[0]], msg[1]);
-  }
-  ::close(fds[0]);
-  ASSERT_GE(total, 600) << "child status " << status;
+  const KillResult k = ForkAndKillAfterAcks(
+      [&](int ack_fd) {
+        WriterOptions opts;
+        opts.segment_size = 64 * kPageSize;
+        auto w = Writer::Open(tmp.path(), opts);
+        if (!w.ok()) ::_exit(2);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+          threads.emplace_back([&, t] {
+            for (int i = 0; i < 100000; ++i) {
+              if (!(*w)->Log({rec(t, i)}).ok()) ::_exit(3);
+              Ack(ack_fd, t, i);
+            }
+          });
+        }
+        for (auto& th : threads) th.join();
+      },
+      /*min_acks=*/600, [&](int32_t t, int32_t i) { acked[t] = std::max(acked[t], i); });
+  ASSERT_GE(k.acks, 600) << "child status " << k.status;
 
   STRATA_ASSERT_OK_AND_ASSIGN(auto w, Writer::Open(tmp.path(), WriterOptions{}));
   STRATA_ASSERT_OK_AND_ASSIGN(auto recs, ReadAll(tmp.path()));
