@@ -1071,13 +1071,20 @@ absl::Status Head::Truncate(int64_t mint) {
   // this thread) defers removal to the next call rather than blocking it.
   h.gc_removing.store(true, std::memory_order_seq_cst);
   bool may_remove = false;
+  // An appender usually ends within a commit's time: yield first, and sleep only once it
+  // takes longer (a fixed sleep made every Truncate under appends last at least one).
+  int polls = 0;
   for (const auto deadline = std::chrono::steady_clock::now() + kGcAppenderWait;;) {
     if (h.unpinned_appenders.load(std::memory_order_seq_cst) == 0) {
       may_remove = true;
       break;
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    if (++polls <= 1000) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
   }
   if (!may_remove) h.gc_deferred.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::pair<SeriesRef, Labels>> deleted;
