@@ -680,6 +680,7 @@ TEST(HeadConcurrencyTest, AppendByRefRacesGcThatRemovesAndReusesSeries) {
   constexpr int kWriters = 3, kSeriesPer = 40, kRounds = 150;
   constexpr int64_t kStep = 1000;
   std::atomic<int64_t> gc_mint{0};
+  std::atomic<int64_t> gc_passes{0};
   std::atomic<bool> stop{false};
   // committed[w][i]: timestamps committed for series (w, i).
   std::vector<std::vector<std::vector<int64_t>>> committed(
@@ -691,6 +692,12 @@ TEST(HeadConcurrencyTest, AppendByRefRacesGcThatRemovesAndReusesSeries) {
       std::vector<SeriesRef> refs(kSeriesPer, 0);
       for (int r = 1; r <= kRounds; ++r) {
         const int64_t t = r * kStep;
+        if (r % 10 == 0) {
+          // The writers would otherwise finish before GC gets going: let a Truncate pass
+          // (between this writer's appenders; the others keep appending).
+          const int64_t seen = gc_passes.load();
+          while (gc_passes.load() == seen) std::this_thread::yield();
+        }
         auto app = h.NewAppender();
         std::vector<int> used;
         for (int i = 0; i < kSeriesPer; ++i) {
@@ -719,6 +726,7 @@ TEST(HeadConcurrencyTest, AppendByRefRacesGcThatRemovesAndReusesSeries) {
       if (newest > 4 * kStep) {
         gc_mint.store(newest - 3 * kStep);
         ASSERT_TRUE(h.Truncate(gc_mint.load()).ok());
+        gc_passes.fetch_add(1);
       }
       std::this_thread::yield();
     }
