@@ -743,6 +743,80 @@ TEST(XorIteratorTest, HeadsDecodeLikeUpstreamReaderBaselineBuild) {
   internal::ForceBaselineDecodeForTesting(false);
 }
 
+// Constant runs (`0` or `10` + 14 bits, then `0`) are decoded three samples per round from
+// one word, and a round that holds any other code is undone. A break of every kind at every
+// index (so at every offset within a round, before and after the end of the unchecked part
+// of the stream and of a batch), whole and truncated, must decode as upstream's reader does.
+void CheckConstantRunsDecodeLikeUpstreamReader() {
+  std::mt19937_64 rng(101);
+  int checked = 0;
+  for (int n : {40, 120, 150}) {
+    for (int jitter = 0; jitter < 3; ++jitter) {
+      // Timestamps: all `0` codes, all `10` codes, or a mix (scrape jitter).
+      std::vector<int64_t> ts{1700000000000};
+      for (int i = 1; i < n; ++i) {
+        int64_t d = 15000;
+        if (jitter == 1 || (jitter == 2 && rng() % 2 == 0)) {
+          d += static_cast<int64_t>(rng() % 61) - 30;
+          if (i >= 2 && d == ts[i - 1] - ts[i - 2]) ++d;  // a dod that is never 0
+        }
+        ts.push_back(ts.back() + d);
+      }
+      for (int brk = 0; brk < 6; ++brk) {
+        for (int j = 2; j < n; ++j) {
+          std::vector<model::Sample> samples;
+          for (int i = 0; i < n; ++i) samples.push_back({ts[i], 42.0});
+          switch (brk) {
+            case 0:  // the value changes at j and stays: `10`/`11` + payload
+              for (int i = j; i < n; ++i) samples[i].v = 43.5;
+              break;
+            case 1:  // a one-off value at j
+              samples[j].v = -1.25;
+              break;
+            case 2:  // a dod wider than 14 bits at j: `110` + 17 bits
+              for (int i = j; i < n; ++i) samples[i].t += 20000;
+              break;
+            case 3:  // a gap that needs `1111` + 64 bits
+              for (int i = j; i < n; ++i) samples[i].t += int64_t{1} << 40;
+              break;
+            case 4:  // dod +8192, the one 14-bit value read above the sign bit, then back
+              for (int i = j; i < n; ++i) samples[i].t += 8192;
+              break;
+            default:  // dod -8191 then back: the lowest 14-bit value
+              for (int i = j; i < n; ++i) samples[i].t -= 8191;
+              break;
+          }
+          for (XorOptions opts : {k3x, k242}) {
+            const std::string chunk = Encode(samples, opts);
+            ASSERT_EQ(RefXorDecode(chunk).samples, samples) << "n " << n << " brk " << brk;
+            ExpectDecodesLikeReference(chunk, absl::StrFormat("n %d jitter %d break %d at %d",
+                                                              n, jitter, brk, j));
+            if (::testing::Test::HasFatalFailure()) return;
+            ++checked;
+          }
+          if (j % 7 == 0) {  // and cut short: runs that reach past the end
+            const std::string chunk = Encode(samples, k3x);
+            const size_t len = 2 + rng() % (chunk.size() - 2);
+            ExpectDecodesLikeReference(std::string_view(chunk).substr(0, len), "truncated");
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 2 * 6 * 3 * (38 + 118 + 148));
+}
+
+TEST(XorIteratorTest, ConstantRunsDecodeLikeUpstreamReader) {
+  CheckConstantRunsDecodeLikeUpstreamReader();
+}
+
+TEST(XorIteratorTest, ConstantRunsDecodeLikeUpstreamReaderBaselineBuild) {
+  internal::ForceBaselineDecodeForTesting(true);
+  CheckConstantRunsDecodeLikeUpstreamReader();
+  internal::ForceBaselineDecodeForTesting(false);
+}
+
 TEST(XorIteratorTest, TruncationErrorNamesSampleAndOffset) {
   const std::string chunk = Encode({{0, 1}, {15000, 1}, {30000, 0}, {45000, 1}}, k3x);
   XorIterator it(std::string_view(chunk).substr(0, chunk.size() - 1));

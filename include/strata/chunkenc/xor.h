@@ -18,6 +18,7 @@
 // iterator borrows the bytes it reads.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -117,8 +118,10 @@ class XorIterator final {
   bool Seek(int64_t t);
   // Requires: the last Next()/Seek() returned true.
   // The current sample is batch entry batch_i_ - 1 (>= 0 once a sample has been served).
-  model::Sample At() const { return {batch_t_[batch_i_ - 1], batch_v_[batch_i_ - 1]}; }
-  int64_t AtT() const { return batch_t_[batch_i_ - 1]; }
+  model::Sample At() const {
+    return {batch_[batch_i_ - 1], std::bit_cast<double>(batch_[kBatch + batch_i_ - 1])};
+  }
+  int64_t AtT() const { return batch_[batch_i_ - 1]; }
   // OK while iterating and at a clean end; DataLoss ("xor chunk: sample I of N at byte
   // offset O: what") when the bytes are truncated or malformed.
   absl::Status status() const;
@@ -130,8 +133,9 @@ class XorIterator final {
   friend class XorAppender;  // Resume() takes the decoder state at the end of the chunk
 
   // Samples are decoded kBatch at a time in a loop that keeps the decoder state in
-  // registers; Next() then serves them from batch_t_/batch_v_ (two arrays rather than one
-  // of Sample, so that At() indexes them with a scaled index instead of a shift and add).
+  // registers; Next() then serves them from batch_ (timestamps and value bits in two halves
+  // rather than an array of Sample, so that At() indexes them with a scaled index instead of
+  // a shift and add).
   static constexpr int kBatch = 64;
   // A sample spans at most 145 bits; decoding it loads 8 bytes at offsets up to 19 bytes
   // past its first byte (the last load is the word after it). Samples that start at least
@@ -197,8 +201,9 @@ class XorIterator final {
   size_t err_offset_ = 0;      // byte offset in the chunk (header included) of the failure
   int err_sample_ = 0;         // index of the sample whose decoding failed
 
-  int64_t batch_t_[kBatch] = {};
-  double batch_v_[kBatch] = {};
+  // Timestamps in [0, kBatch), value bits in [kBatch, 2 * kBatch): one array, so that the
+  // decode loops address both from one register (one fewer for them to keep).
+  int64_t batch_[2 * kBatch] = {};
   uint8_t tail_[kTailCopy + kTailPad] = {};
 };
 
