@@ -136,6 +136,28 @@ void BM_XorSeekMiddle(benchmark::State& state, Shape shape) {
       static_cast<int64_t>(state.iterations() * c.chunks.size() * (kSamplesPerChunk / 2 + 1)));
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// Not a codec benchmark: how much of the core this process gets, for reading the figures
+// above on a shared host. Eight independent chains of additions run at the core's integer
+// throughput (about 4 per cycle); a busy hyper-thread sibling on the host halves that, and
+// the decode figures with it, while single dependency chains (a clock measure) do not move.
+// items/s = additions/s.
+void BM_CoreThroughputProbe(benchmark::State& state) {
+  uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
+  constexpr int kRounds = 1000;
+  for (auto _ : state) {
+    for (int i = 0; i < kRounds; ++i) {
+      asm volatile(
+          "add $1, %0\n\tadd $1, %1\n\tadd $1, %2\n\tadd $1, %3\n\t"
+          "add $1, %4\n\tadd $1, %5\n\tadd $1, %6\n\tadd $1, %7"
+          : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h));
+    }
+  }
+  benchmark::DoNotOptimize(a + b + c + d + e + f + g + h);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRounds * 8);
+}
+#endif
+
 BENCHMARK_CAPTURE(BM_XorEncode, counter, Shape::kCounter);
 BENCHMARK_CAPTURE(BM_XorEncode, gauge, Shape::kGauge);
 BENCHMARK_CAPTURE(BM_XorEncode, constant, Shape::kConstant);
@@ -159,6 +181,9 @@ BENCHMARK_CAPTURE(BM_XorDecode, real_counter, Shape::kRealCounter);
 BENCHMARK_CAPTURE(BM_XorDecode, real_float_counter, Shape::kRealFloatCounter);
 BENCHMARK_CAPTURE(BM_XorDecode, real_int_gauge, Shape::kRealIntGauge);
 BENCHMARK_CAPTURE(BM_XorDecode, real_gauge, Shape::kRealGauge);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+BENCHMARK(BM_CoreThroughputProbe);
+#endif
 
 }  // namespace
 }  // namespace strata::chunkenc
