@@ -708,6 +708,24 @@ __attribute__((target("bmi,bmi2,lzcnt,movbe"), noinline)) ptrdiff_t DecodeRunBmi
 }
 #endif
 
+// DecodeRunBody's build for DecodeLoop's (kBmi2).
+template <bool kTail, bool kBmi2>
+[[gnu::always_inline]] inline ptrdiff_t DecodeRun(const uint8_t* p, size_t lim, uint64_t v,
+                                                  int64_t* te, ptrdiff_t k, RunState* rs) {
+#ifdef STRATA_XOR_BMI2_DISPATCH
+  if constexpr (kBmi2) return DecodeRunBmi2<kTail>(p, lim, v, te, k, rs);
+#endif
+  return DecodeRunBaseline<kTail>(p, lim, v, te, k, rs);
+}
+
+// Whether the code at the top of `w` is a run code (DecodeRunBody's per-code test): `00`, or
+// `10` + 14 bits + `0`.
+[[gnu::always_inline]] inline bool IsRunCode(uint64_t w) {
+  const uint64_t w1 = w << 1;
+  const uint64_t sh = static_cast<uint64_t>(static_cast<int64_t>(w) >> 63) & 15;
+  return static_cast<int64_t>(w1 | (w1 << sh)) >= 0;
+}
+
 // The hot loop: decodes batch entries n.. (up to `want`) into bt (timestamps, then value bits
 // kBatchSize entries on) from the stream read through `p`, which holds the stream from bit
 // `base_bits` (a multiple of 8) on. kTail: the samples near the end, whose end position is
@@ -856,19 +874,9 @@ template <bool kTail, bool kBmi2, bool kRuns>
       // In a batch of mostly constant runs, an unchanged value may start one; decode it
       // there when the next sample is a run code too (see DecodeRunBody): in a mostly idle
       // counter an unchanged value is often followed by a changed one.
-      const uint64_t w1 = word << 1;
-      const uint64_t sh = static_cast<uint64_t>(static_cast<int64_t>(word) >> 63) & 15;
-      if (unchanged && i <= -3 && static_cast<int64_t>(w1 | (w1 << sh)) >= 0) {
+      if (unchanged && i <= -3 && IsRunCode(word)) {
         RunState rs{pos, word, t, tdelta};
-#ifdef STRATA_XOR_BMI2_DISPATCH
-        if constexpr (kBmi2) {
-          i = DecodeRunBmi2<kTail>(p, lim, v, te, i, &rs);
-        } else {
-          i = DecodeRunBaseline<kTail>(p, lim, v, te, i, &rs);
-        }
-#else
-        i = DecodeRunBaseline<kTail>(p, lim, v, te, i, &rs);
-#endif
+        i = DecodeRun<kTail, kBmi2>(p, lim, v, te, i, &rs);
         pos = rs.pos;
         word = rs.word;
         w = word;
