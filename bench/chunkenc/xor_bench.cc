@@ -88,17 +88,26 @@ void BM_XorEncode(benchmark::State& state, Shape shape) {
   SetCounters(state, c);
 }
 
-void BM_XorDecode(benchmark::State& state, Shape shape) {
+// Decodes every chunk of `shape`'s corpus per iteration: Reset, then consume(it) takes the
+// samples.
+template <class ConsumeChunk>
+void RunDecode(benchmark::State& state, Shape shape, ConsumeChunk consume) {
   const Corpus c = MakeCorpus(shape);
   XorIterator it;
   for (auto _ : state) {
     for (const auto& chunk : c.chunks) {
       it.Reset(chunk);
-      while (it.Next()) benchmark::DoNotOptimize(it.At());
+      consume(it);
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.samples));
   SetCounters(state, c);
+}
+
+void BM_XorDecode(benchmark::State& state, Shape shape) {
+  RunDecode(state, shape, [](XorIterator& it) {
+    while (it.Next()) benchmark::DoNotOptimize(it.At());
+  });
 }
 
 // Decode as a query consumes a chunk: every sample copied out into a reused buffer, as
@@ -107,21 +116,14 @@ void BM_XorDecode(benchmark::State& state, Shape shape) {
 // is stored and reloaded every sample (a store-to-load chain of ~5 cycles that is the
 // harness's, not the decoder's); here the index stays in a register as in a real loop.
 void BM_XorDecodeToBuffer(benchmark::State& state, Shape shape) {
-  const Corpus c = MakeCorpus(shape);
-  XorIterator it;
   std::vector<model::Sample> out;
   out.reserve(kSamplesPerChunk);
-  for (auto _ : state) {
-    for (const auto& chunk : c.chunks) {
-      it.Reset(chunk);
-      out.clear();
-      while (it.Next()) out.push_back(it.At());
-      benchmark::DoNotOptimize(out.data());
-      benchmark::ClobberMemory();
-    }
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.samples));
-  SetCounters(state, c);
+  RunDecode(state, shape, [&out](XorIterator& it) {
+    out.clear();
+    while (it.Next()) out.push_back(it.At());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  });
 }
 
 // Decode as Prometheus measures its own iterator (tsdb/chunkenc BenchmarkXorRead keeps each
@@ -130,21 +132,14 @@ void BM_XorDecodeToBuffer(benchmark::State& state, Shape shape) {
 // reloads the iterator's batch index through memory each sample (~9 instructions and a
 // store-to-load chain of ~7 cycles per sample, measured on its own in BENCHMARKS.md).
 void BM_XorDecodeRegisterSink(benchmark::State& state, Shape shape) {
-  const Corpus c = MakeCorpus(shape);
-  XorIterator it;
-  for (auto _ : state) {
-    for (const auto& chunk : c.chunks) {
-      it.Reset(chunk);
-      uint64_t acc = 0;
-      while (it.Next()) {
-        const model::Sample s = it.At();
-        acc ^= static_cast<uint64_t>(s.t) ^ std::bit_cast<uint64_t>(s.v);
-      }
-      benchmark::DoNotOptimize(acc);
+  RunDecode(state, shape, [](XorIterator& it) {
+    uint64_t acc = 0;
+    while (it.Next()) {
+      const model::Sample s = it.At();
+      acc ^= static_cast<uint64_t>(s.t) ^ std::bit_cast<uint64_t>(s.v);
     }
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.samples));
-  SetCounters(state, c);
+    benchmark::DoNotOptimize(acc);
+  });
 }
 
 // Seek to the middle of each chunk (decodes up to it), as a range query's first step does.
