@@ -1013,7 +1013,7 @@ bool XorIterator::Refill() {
     n = 2;
   } else if (decoded_ < 2 && !DecodeHead(want, &n)) {
     decoded_ += n;
-    batch_n_ = n;
+    batch_n_ = static_cast<uint32_t>(n);
     if (n == 0) err_ = pending_err_;
     return n > 0;
   }
@@ -1033,7 +1033,7 @@ bool XorIterator::Refill() {
   trailing_ = static_cast<uint8_t>(st.trailing);
   mbits_ = static_cast<uint8_t>(st.mbits);
   decoded_ += n;
-  batch_n_ = n;
+  batch_n_ = static_cast<uint32_t>(n);
   if (n == 0) {
     err_ = pending_err_;
     return false;
@@ -1051,7 +1051,7 @@ bool XorIterator::NextBatch() {
 
 bool XorIterator::Seek(int64_t t) {
   if (done_ || err_ != nullptr) return false;
-  if (batch_i_ > 0 && batch_[batch_i_ - 1] >= t) return true;
+  if (batch_i_ > 0 && batch_[static_cast<size_t>(batch_i_) - 1] >= t) return true;
   while (true) {
     while (batch_i_ < batch_n_) {
       if (batch_[batch_i_++] >= t) return true;

@@ -119,9 +119,10 @@ class XorIterator final {
   // Requires: the last Next()/Seek() returned true.
   // The current sample is batch entry batch_i_ - 1 (>= 0 once a sample has been served).
   model::Sample At() const {
-    return {batch_[batch_i_ - 1], std::bit_cast<double>(batch_[kBatch + batch_i_ - 1])};
+    const size_t i = batch_i_;
+    return {batch_[i - 1], std::bit_cast<double>(batch_[kBatch + i - 1])};
   }
-  int64_t AtT() const { return batch_[batch_i_ - 1]; }
+  int64_t AtT() const { return batch_[static_cast<size_t>(batch_i_) - 1]; }
   // OK while iterating and at a clean end; DataLoss ("xor chunk: sample I of N at byte
   // offset O: what") when the bytes are truncated or malformed.
   absl::Status status() const;
@@ -190,9 +191,12 @@ class XorIterator final {
 
   // Served state: batch entries [0, batch_i_) have been served. batch_i_ is >= 1 whenever
   // a sample is current, as Refill() only runs when the caller moves on.
-  // Pointer-sized, so that At() indexes without a sign extension.
-  ptrdiff_t batch_i_ = 0;
-  ptrdiff_t batch_n_ = 0;
+  // Unsigned 32-bit: a type no int64_t or double store can alias (type-based alias
+  // analysis), so a caller's loop that stores each sample (into a vector, say) keeps the
+  // index in a register rather than reloading it after every store; zero-extended for free
+  // when At() indexes with it.
+  uint32_t batch_i_ = 0;
+  uint32_t batch_n_ = 0;
   bool done_ = false;
 
   // A decode failure is pending until the samples decoded before it have been served.
