@@ -34,6 +34,15 @@ using ::testing::HasSubstr;
 constexpr XorOptions k242{.prometheus_2_42 = true};
 constexpr XorOptions k3x{.prometheus_2_42 = false};
 
+// Runs `check` with the decode loop built for baseline x86-64 (on CPUs with BMI2 and MOVBE
+// the iterator otherwise always runs the other build), then restores the choice.
+template <class Check>
+void OnBaselineBuild(Check check) {
+  internal::ForceBaselineDecodeForTesting(true);
+  check();
+  internal::ForceBaselineDecodeForTesting(false);
+}
+
 std::string Hex(std::string_view s) {
   static const char* kDigits = "0123456789abcdef";
   std::string out;
@@ -666,12 +675,8 @@ TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReader) {
   CheckCorruptChunksDecodeLikeUpstreamReader();
 }
 
-// The same with the decode loop built for baseline x86-64 (on CPUs with BMI2 and MOVBE the
-// iterator otherwise always runs the other build).
 TEST(XorIteratorTest, CorruptChunksDecodeLikeUpstreamReaderBaselineBuild) {
-  internal::ForceBaselineDecodeForTesting(true);
-  CheckCorruptChunksDecodeLikeUpstreamReader();
-  internal::ForceBaselineDecodeForTesting(false);
+  OnBaselineBuild(CheckCorruptChunksDecodeLikeUpstreamReader);
 }
 
 // Samples 0 and 1 (whole-byte varints, then v0 and the first value code) are decoded
@@ -738,9 +743,7 @@ void CheckHeadsDecodeLikeUpstreamReader() {
 TEST(XorIteratorTest, HeadsDecodeLikeUpstreamReader) { CheckHeadsDecodeLikeUpstreamReader(); }
 
 TEST(XorIteratorTest, HeadsDecodeLikeUpstreamReaderBaselineBuild) {
-  internal::ForceBaselineDecodeForTesting(true);
-  CheckHeadsDecodeLikeUpstreamReader();
-  internal::ForceBaselineDecodeForTesting(false);
+  OnBaselineBuild(CheckHeadsDecodeLikeUpstreamReader);
 }
 
 // Constant runs (`0` or `10` + 14 bits, then `0`) are decoded three samples per round from
@@ -812,9 +815,7 @@ TEST(XorIteratorTest, ConstantRunsDecodeLikeUpstreamReader) {
 }
 
 TEST(XorIteratorTest, ConstantRunsDecodeLikeUpstreamReaderBaselineBuild) {
-  internal::ForceBaselineDecodeForTesting(true);
-  CheckConstantRunsDecodeLikeUpstreamReader();
-  internal::ForceBaselineDecodeForTesting(false);
+  OnBaselineBuild(CheckConstantRunsDecodeLikeUpstreamReader);
 }
 
 TEST(XorIteratorTest, TruncationErrorNamesSampleAndOffset) {
